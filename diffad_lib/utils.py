@@ -11,7 +11,7 @@ import torch
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a CPU ``torch.Generator`` seeded with ``seed``."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (legacy global state some libraries still read)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 

@@ -61,13 +61,13 @@ def stitch(windows: np.ndarray, n: int, hop: int, *, reduce: str = "mean") -> np
     if reduce == "mean":
         total = np.zeros((n, n_ch))
         count = np.zeros((n, 1))
-        for s, w in zip(starts, windows):
+        for s, w in zip(starts, windows, strict=True):
             total[s : s + length] += w.T
             count[s : s + length] += 1
         return total / count
     if reduce == "max":
         out = np.full((n, n_ch), -np.inf)
-        for s, w in zip(starts, windows):
+        for s, w in zip(starts, windows, strict=True):
             out[s : s + length] = np.maximum(out[s : s + length], w.T)
         return out
     raise ValueError(f"reduce must be 'mean' or 'max'; got {reduce!r}")
