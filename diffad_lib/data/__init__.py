@@ -1,0 +1,54 @@
+"""Data: real benchmarks (registry, telemetry, NAB, UCR) and framing into windows."""
+
+from diffad_lib.data.nab import NABSeries, list_nab, load_nab
+from diffad_lib.data.registry import (
+    DATASETS,
+    DatasetInfo,
+    RegistryFile,
+    dataset_info,
+    dataset_path,
+    default_data_root,
+    prepare,
+    registry_files,
+)
+from diffad_lib.data.telemetry import (
+    Entity,
+    apply_minmax,
+    dataset_summary,
+    fit_minmax,
+    list_entities,
+    load_smap_msl,
+    load_smd,
+    load_telemetry,
+)
+from diffad_lib.data.ucr import UCRSeries, list_ucr, load_ucr
+from diffad_lib.data.windows import frame, hop_from_alpha, stitch, window_starts
+
+__all__ = [
+    "DATASETS",
+    "DatasetInfo",
+    "Entity",
+    "NABSeries",
+    "RegistryFile",
+    "UCRSeries",
+    "apply_minmax",
+    "dataset_info",
+    "dataset_path",
+    "dataset_summary",
+    "default_data_root",
+    "fit_minmax",
+    "frame",
+    "hop_from_alpha",
+    "list_entities",
+    "list_nab",
+    "list_ucr",
+    "load_nab",
+    "load_smap_msl",
+    "load_smd",
+    "load_telemetry",
+    "load_ucr",
+    "prepare",
+    "registry_files",
+    "stitch",
+    "window_starts",
+]

@@ -1,0 +1,117 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from diffad_lib import DiffusionDetector
+from diffad_lib.models import MLPConfig, MLPDenoiser
+
+FAST = dict(window=32, hop=8, n_steps=50, t0=10, sampler="ddim", sample_steps=5, epochs=40, batch_size=32,
+            lr=2e-3, model_params={"hidden": 128, "n_layers": 2}, random_state=0)
+
+
+def sine(n, seed, noise=0.05):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return (np.sin(2 * np.pi * t / 40) + noise * rng.standard_normal(n))[:, None]
+
+
+def with_spikes(x, n_spikes, seed):
+    rng = np.random.default_rng(seed)
+    x = x.copy()
+    y = np.zeros(len(x), dtype=int)
+    idx = rng.choice(np.arange(40, len(x) - 40), n_spikes, replace=False)
+    x[idx, 0] += rng.choice([-1, 1], n_spikes) * rng.uniform(0.8, 1.2, n_spikes)
+    y[idx] = 1
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return DiffusionDetector(**FAST).fit(sine(1500, 0))
+
+
+def test_fit_sets_the_pyod_attributes(fitted):
+    assert fitted.n_features_in_ == 1
+    assert fitted.decision_scores_.shape == (1500,)
+    assert set(np.unique(fitted.labels_)) <= {0, 1}
+    assert np.isfinite(fitted.threshold_)
+    # a three-sigma threshold on training scores flags only a small fraction of the training data
+    assert fitted.labels_.mean() < 0.05
+    assert len(fitted.train_losses_) == FAST["epochs"]
+
+
+def test_injected_anomalies_score_higher_and_auc(fitted):
+    x, y = with_spikes(sine(1000, 1), 10, seed=2)
+    scores = fitted.decision_function(x)
+    assert scores.shape == (1000,)
+    assert scores[y == 1].mean() > 3 * scores[y == 0].mean()
+    assert roc_auc_score(y, scores) > 0.95
+    pred = fitted.predict(x)
+    assert set(np.unique(pred)) <= {0, 1}
+    assert pred[y == 1].mean() >= 0.8  # most injected points exceed the training-fitted threshold
+
+
+def test_scores_are_deterministic(fitted):
+    x = sine(300, 3)
+    np.testing.assert_array_equal(fitted.decision_function(x), fitted.decision_function(x))
+
+
+def test_sklearn_api_contract():
+    det = DiffusionDetector(window=16, epochs=3)
+    params = det.get_params()
+    assert params["window"] == 16 and params["model"] == "mlp"
+    cloned = clone(det)
+    assert cloned.get_params() == params and cloned is not det
+    det.set_params(window=8)
+    assert det.window == 8
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        det.set_params(windw=3)
+    with pytest.raises(ValueError, match="not fitted"):
+        det.decision_function(np.zeros((20, 1)))
+
+
+def test_dataframe_input_and_inputs_not_modified():
+    df = pd.DataFrame({"a": sine(200, 4)[:, 0], "b": sine(200, 5)[:, 0]})
+    before = df.copy()
+    model = MLPDenoiser(MLPConfig(in_channels=2, window=16, hidden=32, n_layers=1))
+    weights = [p.detach().clone() for p in model.parameters()]
+    det = DiffusionDetector(model, window=16, epochs=2, n_steps=20, t0=5).fit(df)
+    assert det.decision_function(df).shape == (200,)
+    pd.testing.assert_frame_equal(df, before)
+    for p, w in zip(model.parameters(), weights, strict=True):  # the caller's module is not trained
+        torch.testing.assert_close(p.detach(), w)
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (np.array([[0.0], [np.nan]] * 20), "NaN"),
+        (np.array([[0.0], [np.inf]] * 20), "inf"),
+        (np.zeros((40, 1, 1)), "ndim"),
+        (np.zeros((0, 1)), "empty"),
+        (np.zeros((10, 1)), "shorter than the window length 16"),
+        ([["a", "b"]] * 20, "numeric"),
+    ],
+)
+def test_bad_input_raises_value_error(X, match):
+    with pytest.raises(ValueError, match=match):
+        DiffusionDetector(window=16, epochs=1).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [({"t0": 500}, "t0"), ({"sampler": "euler"}, "sampler"), ({"hop": 100}, "hop"), ({"distance": 3}, "distance"),
+     ({"threshold": "magic"}, "method"), ({"model": "gpt"}, "model must be one of"),
+     ({"model_params": {"hiden": 3}}, "unknown parameter")],
+)
+def test_bad_parameters_raise_value_error(params, match):
+    with pytest.raises(ValueError, match=match):
+        DiffusionDetector(**{"window": 16, "epochs": 1, "n_steps": 20, "t0": 5, **params}).fit(sine(100, 0))
+
+
+def test_wrong_channel_count_at_predict(fitted):
+    with pytest.raises(ValueError, match="channels"):
+        fitted.decision_function(np.zeros((100, 2)))
