@@ -9,6 +9,7 @@ stitch → point-wise distance |x − x̂| → optional smoothing → threshold 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -65,6 +66,8 @@ class DiffusionDetector(BaseEstimator):
     random_state : int, default 0
     progress : bool, default False
         Show tqdm progress bars.
+    train_callback : callable(epoch, model), optional
+        Called after every training epoch (e.g. to snapshot samples); ``schedule_`` is set by then.
 
     Attributes
     ----------
@@ -106,6 +109,7 @@ class DiffusionDetector(BaseEstimator):
         device: str = "auto",
         random_state: int = 0,
         progress: bool = False,
+        train_callback: Callable[[int, nn.Module], None] | None = None,
     ) -> None:
         self.model = model
         self.model_params = model_params
@@ -134,6 +138,7 @@ class DiffusionDetector(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.progress = progress
+        self.train_callback = train_callback
 
     # -- validation ---------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -210,7 +215,8 @@ class DiffusionDetector(BaseEstimator):
             warmup_frac=self.warmup_frac, ema_decay=self.ema_decay, seed=self.random_state,
             device=str(device), progress=self.progress,
         )
-        result = train_diffusion(model, self.schedule_, torch.as_tensor(windows, dtype=torch.float32), config=config)
+        result = train_diffusion(model, self.schedule_, torch.as_tensor(windows, dtype=torch.float32), config=config,
+                                 callback=self.train_callback)
         self.model_ = result.model
         self.train_losses_ = result.losses
 
