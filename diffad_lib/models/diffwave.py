@@ -151,9 +151,7 @@ class ResidualLayer(nn.Module):
         self.padding = (reach // 2, reach // 2) if bidirectional else (reach, 0)
         self.diffusion_projection = nn.Linear(diffusion_hidden_dim, R)
         self.dilated_conv = nn.Conv1d(R, 2 * R, kernel_size, dilation=dilation)
-        self.s4 = (
-            S4D(2 * R, d_state=s4_state, bidirectional=bidirectional, dropout=dropout) if layer == "s4" else None
-        )
+        self.s4 = S4D(2 * R, d_state=s4_state, bidirectional=bidirectional, dropout=dropout) if layer == "s4" else None
         self.cond_projection = nn.Conv1d(condition_dim, 2 * R, 1) if condition_dim > 0 else None
         self.output_projection = nn.Conv1d(R, 2 * R, 1)
         nn.init.kaiming_normal_(self.dilated_conv.weight)
@@ -197,9 +195,7 @@ class DiffWaveDenoiser(nn.Module):
         R = config.residual_channels
         self.input_projection = nn.Conv1d(config.in_channels, R, 1)
         self.diffusion_embedding = TimestepEmbedding(config.diffusion_embed_dim, config.diffusion_hidden_dim)
-        self.entity_embedding = (
-            nn.Embedding(config.n_entities, config.entity_dim) if config.n_entities > 0 else None
-        )
+        self.entity_embedding = nn.Embedding(config.n_entities, config.entity_dim) if config.n_entities > 0 else None
         self.layers = nn.ModuleList(
             ResidualLayer(
                 residual_channels=R,

@@ -1,0 +1,249 @@
+"""Anomaly scores from reconstructions: distances, smoothing kernels and λ-mixing.
+
+Every score is oriented higher = more anomalous and has one value per time step.
+
+* :func:`pointwise_distance` — ``|x − x̂|^p`` per step, reduced over channels;
+* :func:`smoothing_kernel`, :func:`smooth` — centred, edge-normalised convolution;
+* :func:`smoothed_distance` — the DiffADT paper's eq. (5): the L1 distance convolved with a
+  Hanning / Hamming / Bartlett kernel;
+* :class:`ScoreStats`, :func:`mix_scores` — Yi Chen's ``A = λ·recon + (1 − λ)·feature`` with each
+  term standardised by statistics of the training scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy.ndimage import convolve1d
+from scipy.signal import windows
+
+from diffad_lib._validation import as_float_array, check_choice
+
+__all__ = [
+    "pointwise_distance",
+    "smoothing_kernel",
+    "smooth",
+    "smoothed_distance",
+    "ScoreStats",
+    "mix_scores",
+    "KERNELS",
+]
+
+KERNELS: tuple[str, ...] = ("hann", "hamming", "bartlett", "none")
+
+
+def _pair(x: Any, x_hat: Any) -> tuple[np.ndarray, np.ndarray]:
+    a = as_float_array(x, name="x", ndim=(1, 2))
+    b = as_float_array(x_hat, name="x_hat", ndim=(1, 2))
+    if a.shape != b.shape:
+        raise ValueError(f"x and x_hat must have the same shape; got {a.shape} and {b.shape}")
+    return a, b
+
+
+def pointwise_distance(
+    x: Any,
+    x_hat: Any,
+    *,
+    p: Literal[1, 2] = 1,
+    reduce: Literal["mean", "sum", "max", "none"] = "mean",
+) -> np.ndarray:
+    """Per-step reconstruction error ``|x − x̂|^p`` reduced over channels.
+
+    Parameters
+    ----------
+    x, x_hat : array-like, shape (n, C) or (n,)
+        Series and its reconstruction, time on axis 0 (torch CPU tensors are accepted).
+    p : {1, 2}, default 1
+        1: absolute error; 2: squared error (``reduce="mean"`` then gives the per-step MSE).
+    reduce : {"mean", "sum", "max", "none"}, default "mean"
+        Reduction over channels. ``"none"`` keeps them.
+
+    Returns
+    -------
+    ndarray
+        (n,) float64, or (n, C) with ``reduce="none"`` and a 2-D input.
+    """
+    check_choice(p, name="p", choices=(1, 2))
+    check_choice(reduce, name="reduce", choices=("mean", "sum", "max", "none"))
+    a, b = _pair(x, x_hat)
+    err = np.abs(a - b) ** p  # (n, C) or (n,)
+    if err.ndim == 1 or reduce == "none":
+        return err
+    return {"mean": np.mean, "sum": np.sum, "max": np.max}[reduce](err, axis=1)
+
+
+def _check_size(size: Any) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or size % 2 == 0:
+        raise ValueError(f"size must be an odd integer >= 1 (so the kernel has a centre); got {size!r}")
+    return int(size)
+
+
+def smoothing_kernel(kind: Literal["hann", "hamming", "bartlett", "none"], size: int) -> np.ndarray:
+    """A symmetric smoothing kernel normalised to sum 1.
+
+    Parameters
+    ----------
+    kind : {"hann", "hamming", "bartlett", "none"}
+        Window shape (``scipy.signal.windows``, symmetric). The Hann and Bartlett windows are zero
+        at both ends, so only ``size − 2`` taps are non-zero. ``"none"`` is the identity
+        kernel ``[1.0]`` whatever ``size``.
+    size : int
+        Odd number of taps (the DiffADT paper uses 15, 25 and 35).
+
+    Returns
+    -------
+    ndarray, shape (size,) (or (1,) for ``"none"``), float64, summing to 1.
+    """
+    check_choice(kind, name="kind", choices=KERNELS)
+    size = _check_size(size)
+    if kind == "none" or size == 1:
+        return np.ones(1)
+    w = windows.get_window(kind, size, fftbins=False).astype(np.float64)  # symmetric window
+    return w / w.sum()
+
+
+def smooth(
+    scores: Any,
+    *,
+    kind: Literal["hann", "hamming", "bartlett", "none"] = "hann",
+    size: int = 15,
+) -> np.ndarray:
+    """Centred convolution with :func:`smoothing_kernel`, normalised by the kernel mass inside.
+
+    ``out[t] = Σ_j k_j s[t+j] / Σ_j k_j [0 <= t+j < n]`` (j from −size//2 to size//2): near the
+    edges the missing taps are dropped and the rest re-weighted, so a constant series stays
+    constant and edges are neither pulled towards zero (zero padding) nor given repeated values
+    (reflection).
+
+    Parameters
+    ----------
+    scores : array-like, shape (n,) or (n, C)
+        Scores, time on axis 0; each column is smoothed separately.
+    kind : {"hann", "hamming", "bartlett", "none"}, default "hann"
+    size : int, default 15
+        Odd kernel length; may exceed ``n``.
+
+    Returns
+    -------
+    ndarray, same shape as ``scores``, float64.
+    """
+    s = as_float_array(scores, name="scores", ndim=(1, 2))
+    k = smoothing_kernel(kind, size)
+    if k.size == 1:
+        return s.copy()
+    num = convolve1d(s, k, axis=0, mode="constant", cval=0.0)
+    mass = convolve1d(np.ones(s.shape[0]), k, mode="constant", cval=0.0)  # (n,) kernel mass inside
+    return num / (mass[:, None] if s.ndim == 2 else mass)
+
+
+def smoothed_distance(
+    x: Any,
+    x_hat: Any,
+    *,
+    kind: Literal["hann", "hamming", "bartlett", "none"] = "hann",
+    size: int = 15,
+    channels: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The DiffADT score (Zuo et al. 2024, eq. 5): L1 distance smoothed by a kernel.
+
+    ``A_t = (K * d)_t`` with ``d_t = mean_c |x_{t,c} − x̂_{t,c}|`` over the selected channels and
+    ``K`` from :func:`smoothing_kernel`, applied as in :func:`smooth`.
+
+    Parameters
+    ----------
+    x, x_hat : array-like, shape (n, C) or (n,)
+        Series and reconstruction.
+    kind : {"hann", "hamming", "bartlett", "none"}, default "hann"
+    size : int, default 15
+    channels : sequence of int or None, default None
+        Channels that enter the distance (e.g. the telemetry channel, not the command channels);
+        ``None`` uses all.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64.
+    """
+    a, b = _pair(x, x_hat)
+    if channels is not None:
+        if a.ndim == 1:
+            raise ValueError(f"channels can only be given for a 2-D x (n, C); got x of shape {a.shape}")
+        idx = np.asarray(list(channels))
+        if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"channels must be a non-empty sequence of ints; got {channels!r}")
+        n_ch = a.shape[1]
+        if idx.min() < -n_ch or idx.max() >= n_ch:
+            raise ValueError(f"channels must index the {n_ch} channels of x; got {list(channels)}")
+        a, b = a[:, idx], b[:, idx]
+    return smooth(pointwise_distance(a, b, p=1, reduce="mean"), kind=kind, size=size)
+
+
+@dataclass(frozen=True)
+class ScoreStats:
+    """Location and scale used to standardise a score: ``(s − mean) / std``.
+
+    Fit it on TRAINING scores (:meth:`fit`) and reuse it for the test scores, so a test series is
+    never standardised with its own statistics.
+    """
+
+    mean: float  # location subtracted from the score
+    std: float  # scale the score is divided by; > 0
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.mean):
+            raise ValueError(f"mean must be finite; got {self.mean!r}")
+        if not (np.isfinite(self.std) and self.std > 0):
+            raise ValueError(f"std must be finite and > 0; got {self.std!r}")
+
+    @classmethod
+    def fit(cls, scores: Any) -> ScoreStats:
+        """Mean and population std of ``scores`` (n,); a zero std is replaced by 1."""
+        s = as_float_array(scores, name="scores", ndim=1)
+        std = float(s.std())
+        return cls(mean=float(s.mean()), std=std if std > 0 else 1.0)
+
+    def transform(self, scores: Any) -> np.ndarray:
+        """``(scores − mean) / std``: (n,) float64."""
+        s = as_float_array(scores, name="scores", ndim=1)
+        return (s - self.mean) / self.std
+
+
+def mix_scores(
+    recon: Any,
+    feature: Any,
+    *,
+    lam: float,
+    recon_stats: ScoreStats | None = None,
+    feature_stats: ScoreStats | None = None,
+) -> np.ndarray:
+    """``A = λ·z(recon) + (1 − λ)·z(feature)`` (Yi Chen 2025, anomaly score A).
+
+    The two terms live on different scales, so each is standardised, ``z(s) = (s − mean) / std``,
+    before mixing.
+
+    Parameters
+    ----------
+    recon, feature : array-like, shape (n,)
+        Reconstruction-distance and feature-distance scores of the same time steps.
+    lam : float
+        Weight λ in [0, 1] of the reconstruction term.
+    recon_stats, feature_stats : ScoreStats or None, default None
+        Standardisation statistics; fit them on the TRAINING scores
+        (``ScoreStats.fit(train_recon)``) when mixing test scores. ``None`` fits them on the
+        arrays passed in, which is right only when those are the training scores themselves.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64.
+    """
+    r = as_float_array(recon, name="recon", ndim=1)
+    f = as_float_array(feature, name="feature", ndim=1)
+    if r.shape != f.shape:
+        raise ValueError(f"recon and feature must have the same length; got {r.shape[0]} and {f.shape[0]}")
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not 0 <= lam <= 1:
+        raise ValueError(f"lam must be a number in [0, 1]; got {lam!r}")
+    recon_stats = recon_stats if recon_stats is not None else ScoreStats.fit(r)
+    feature_stats = feature_stats if feature_stats is not None else ScoreStats.fit(f)
+    return lam * recon_stats.transform(r) + (1.0 - lam) * feature_stats.transform(f)

@@ -1,0 +1,137 @@
+"""Baselines: minimum ROC-AUC on seeded synthetic data, the detector contract, input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diffad_lib import baselines as B
+from diffad_lib.metrics import roc_auc
+
+
+def _synthetic(seed: int = 0, n: int = 1200, n_ch: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sine channels + noise; the test half gets spikes, a level shift and a flat-lined segment."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(2 * n)
+    X = np.stack([np.sin(2 * np.pi * t / 50 + c) for c in range(n_ch)], axis=1)
+    X = X + 0.1 * rng.normal(size=X.shape)  # (2n, C)
+    train, test = X[:n].copy(), X[n:].copy()
+    y = np.zeros(n, dtype=int)
+    for s in (150, 400, 650, 1000):  # spikes in one channel
+        test[s, s % n_ch] += 3.0
+        y[s] = 1
+    test[500:550, 1] += 1.5  # level shift
+    y[500:550] = 1
+    test[800:840] = test[800]  # flat line (a stuck sensor)
+    y[800:840] = 1
+    return train, test, y
+
+
+DATA = _synthetic()
+
+# small settings keep the module fast on 2 CPU cores
+FAST = {
+    "iforest": {"window": 16, "n_estimators": 50},
+    "pca": {"window": 16},
+    "kmeans": {"window": 16},
+    "ocsvm": {"window": 16, "max_train": 500},
+    "kpca": {"window": 16, "max_train": 300},
+    "autoencoder": {"window": 16, "stride": 2, "epochs": 5, "batch_size": 64},
+}
+
+
+@pytest.fixture(scope="module")
+def fitted() -> dict[str, B._BaseDetector]:
+    train = DATA[0]
+    return {name: B.make_baseline(name, **kw).fit(train) for name, kw in FAST.items()}
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_baseline_detects_injected_anomalies(fitted, name):
+    _, test, y = DATA
+    scores = fitted[name].decision_function(test)
+    assert scores.shape == (len(test),)
+    assert np.isfinite(scores).all()
+    assert roc_auc(y, scores) >= 0.85, name
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_training_scores_and_output_length(fitted, name):
+    det = fitted[name]
+    assert det.decision_scores_.shape == (len(DATA[0]),)
+    odd = DATA[1][:37]  # length not a multiple of the stride
+    assert det.decision_function(odd).shape == (37,)
+
+
+def test_random_score_is_chance_level_and_reproducible():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20_000, 2))
+    y = (rng.random(20_000) < 0.1).astype(int)
+    det = B.make_baseline("random", seed=3).fit(X)
+    s = det.decision_function(X)
+    assert roc_auc(y, s) == pytest.approx(0.5, abs=0.05)
+    np.testing.assert_array_equal(s, det.decision_function(X))
+
+
+def test_iforest_pointwise_window_one_scores_spikes():
+    train, test, y = DATA
+    det = B.IsolationForestDetector(window=1, n_estimators=50).fit(train)
+    s = det.decision_function(test)
+    spikes = [150, 400, 650, 1000]
+    assert s.shape == (len(test),)
+    assert np.all(s[spikes] > np.quantile(s, 0.95))
+
+
+def test_max_stitching_spreads_a_window_score():
+    train, test, _ = DATA
+    mean = B.PCADetector(window=16, reduce="mean").fit(train).decision_function(test)
+    peak = B.PCADetector(window=16, reduce="max").fit(train).decision_function(test)
+    assert np.all(peak >= mean - 1e-12)
+
+
+def test_seeded_detectors_are_reproducible():
+    train, test, _ = DATA
+    a = B.AutoencoderDetector(window=8, stride=4, epochs=1, seed=7).fit(train).decision_function(test)
+    b = B.AutoencoderDetector(window=8, stride=4, epochs=1, seed=7).fit(train).decision_function(test)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_registry():
+    assert B.BASELINES == ("random", "iforest", "pca", "kmeans", "ocsvm", "kpca", "autoencoder")
+    assert isinstance(B.make_baseline("kpca", n_components=4), B.KernelPCADetector)
+    with pytest.raises(ValueError, match="name must be one of"):
+        B.make_baseline("lof")
+    with pytest.raises(ValueError, match=r"baseline 'pca' accepts options .*got unknown \['n_clusters'\]"):
+        B.make_baseline("pca", n_clusters=3)
+
+
+def test_nan_input_raises():
+    train, test, _ = DATA
+    bad = train.copy()
+    bad[5, 1] = np.nan
+    for name in B.BASELINES:
+        with pytest.raises(ValueError, match="X_train contains 1 non-finite"):
+            B.make_baseline(name).fit(bad)
+    det = B.PCADetector(window=8).fit(train)
+    bad_test = test.copy()
+    bad_test[3, 0] = np.inf
+    with pytest.raises(ValueError, match="X contains 1 non-finite"):
+        det.decision_function(bad_test)
+
+
+def test_contract_errors():
+    train, test, _ = DATA
+    with pytest.raises(ValueError, match="not fitted yet"):
+        B.PCADetector().decision_function(test)
+    det = B.KMeansDetector(window=4, n_clusters=2).fit(train)
+    with pytest.raises(ValueError, match="must have the 3 channels seen in fit"):
+        det.decision_function(test[:, :2])
+    with pytest.raises(ValueError, match="shorter than the window length 16"):
+        B.PCADetector(window=16).fit(train[:10])
+    with pytest.raises(ValueError, match="window must be an integer >= 1"):
+        B.PCADetector(window=0).fit(train)
+    with pytest.raises(ValueError, match=r"nu must lie in \(0, 1\]"):
+        B.OCSVMDetector(nu=0.0).fit(train)
+    with pytest.raises(ValueError, match="reduce must be one of"):
+        B.PCADetector(reduce="median").fit(train)
+    assert "PCADetector(window=16" in repr(B.PCADetector())

@@ -1,0 +1,111 @@
+"""Scores: distances by hand, kernel normalisation, edge-unbiased smoothing, λ-mixing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from diffad_lib import scoring as S
+
+X = np.array([[1.0, 2.0], [0.0, 0.0], [3.0, -1.0]])
+X_HAT = np.array([[0.0, 4.0], [0.0, 1.0], [1.0, -1.0]])  # |diff| = [[1, 2], [0, 1], [2, 0]]
+
+
+def test_pointwise_distance_by_hand():
+    np.testing.assert_allclose(S.pointwise_distance(X, X_HAT), [1.5, 0.5, 1.0])
+    np.testing.assert_allclose(S.pointwise_distance(X, X_HAT, reduce="sum"), [3.0, 1.0, 2.0])
+    np.testing.assert_allclose(S.pointwise_distance(X, X_HAT, reduce="max"), [2.0, 1.0, 2.0])
+    np.testing.assert_allclose(S.pointwise_distance(X, X_HAT, p=2), [2.5, 0.5, 2.0])
+    np.testing.assert_allclose(S.pointwise_distance(X, X_HAT, reduce="none"), np.abs(X - X_HAT))
+    np.testing.assert_allclose(S.pointwise_distance(X[:, 0], X_HAT[:, 0]), [1.0, 0.0, 2.0])
+    np.testing.assert_allclose(S.pointwise_distance(torch.tensor(X), torch.tensor(X_HAT)), [1.5, 0.5, 1.0])
+
+
+@pytest.mark.parametrize("kind", ["hann", "hamming", "bartlett"])
+@pytest.mark.parametrize("size", [1, 3, 15, 25, 35])
+def test_kernel_sums_to_one_and_is_symmetric(kind, size):
+    k = S.smoothing_kernel(kind, size)
+    assert k.shape == (size,)
+    assert k.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(k, k[::-1])
+    assert k.argmax() == size // 2
+
+
+def test_kernel_values_by_hand():
+    np.testing.assert_allclose(S.smoothing_kernel("hann", 5), [0, 0.25, 0.5, 0.25, 0])
+    np.testing.assert_allclose(S.smoothing_kernel("none", 15), [1.0])
+
+
+@pytest.mark.parametrize("kind", ["hann", "hamming", "bartlett"])
+@pytest.mark.parametrize("n", [3, 10, 200])
+def test_constant_stays_constant_including_edges(kind, n):
+    np.testing.assert_allclose(S.smooth(np.full(n, 3.7), kind=kind, size=35), 3.7)
+    np.testing.assert_allclose(S.smooth(np.full((n, 2), -1.0), kind=kind, size=15), -1.0)
+
+
+def test_spike_spreads_symmetrically_with_the_kernel():
+    x = np.zeros(41)
+    x[20] = 1.0
+    k = S.smoothing_kernel("hamming", 15)
+    out = S.smooth(x, kind="hamming", size=15)
+    np.testing.assert_allclose(out, out[::-1])
+    np.testing.assert_allclose(out[13:28], k)  # far from the edges: plain convolution
+    assert out.sum() == pytest.approx(1.0)
+
+
+def test_edge_normalisation_by_hand():
+    # hann(5) = [0, .25, .5, .25, 0]; at t=0 only taps (.5, .25, 0) fall inside: mass .75
+    x = np.array([4.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    out = S.smooth(x, kind="hann", size=5)
+    assert out[0] == pytest.approx(0.5 * 4.0 / 0.75)
+    assert out[1] == pytest.approx(0.25 * 4.0 / 1.0)
+
+
+def test_smooth_with_none_is_identity():
+    x = np.random.default_rng(0).normal(size=50)
+    np.testing.assert_array_equal(S.smooth(x, kind="none"), x)
+
+
+def test_smoothed_distance_is_smoothed_l1():
+    rng = np.random.default_rng(1)
+    x, x_hat = rng.normal(size=(100, 3)), rng.normal(size=(100, 3))
+    expected = S.smooth(np.abs(x - x_hat).mean(axis=1), kind="bartlett", size=25)
+    np.testing.assert_allclose(S.smoothed_distance(x, x_hat, kind="bartlett", size=25), expected)
+    only0 = S.smoothed_distance(x, x_hat, kind="hann", size=15, channels=[0])
+    np.testing.assert_allclose(only0, S.smooth(np.abs(x[:, 0] - x_hat[:, 0]), kind="hann", size=15))
+
+
+def test_mix_scores_standardises_each_term():
+    recon = np.array([1.0, 2.0, 3.0])
+    feature = np.array([10.0, 30.0, 20.0])
+    z_r = (recon - 2.0) / np.std(recon)
+    z_f = (feature - 20.0) / np.std(feature)
+    np.testing.assert_allclose(S.mix_scores(recon, feature, lam=0.25), 0.25 * z_r + 0.75 * z_f)
+    np.testing.assert_allclose(S.mix_scores(recon, feature, lam=1.0), z_r)
+    # statistics fit on training scores are reused for test scores
+    r_stats, f_stats = S.ScoreStats(mean=0.0, std=2.0), S.ScoreStats.fit([0.0, 10.0])
+    out = S.mix_scores(recon, feature, lam=0.5, recon_stats=r_stats, feature_stats=f_stats)
+    np.testing.assert_allclose(out, 0.5 * recon / 2.0 + 0.5 * (feature - 5.0) / 5.0)
+    assert S.ScoreStats.fit([2.0, 2.0]).std == 1.0  # constant training scores: unit scale
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: S.pointwise_distance(X, X_HAT[:2]), r"same shape; got \(3, 2\) and \(2, 2\)"),
+        (lambda: S.pointwise_distance(X, X_HAT, p=3), r"p must be one of \[1, 2\]"),
+        (lambda: S.pointwise_distance(X, X_HAT, reduce="median"), "reduce must be one of"),
+        (lambda: S.pointwise_distance(X * np.nan, X_HAT), "x contains 6 non-finite"),
+        (lambda: S.smoothing_kernel("gauss", 15), "kind must be one of"),
+        (lambda: S.smoothing_kernel("hann", 14), "size must be an odd integer"),
+        (lambda: S.smooth([1.0, np.nan]), "scores contains 1 non-finite"),
+        (lambda: S.smoothed_distance(X, X_HAT, channels=[2]), "channels must index the 2 channels"),
+        (lambda: S.mix_scores([1.0, 2.0], [1.0], lam=0.5), "same length; got 2 and 1"),
+        (lambda: S.mix_scores([1.0, 2.0], [1.0, 3.0], lam=1.5), r"lam must be a number in \[0, 1\]"),
+        (lambda: S.ScoreStats(mean=0.0, std=0.0), "std must be finite and > 0"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
