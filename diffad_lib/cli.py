@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"diffad: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a failing cell: papermill saved the partial notebook with the traceback
+        if type(exc).__name__ != "PapermillExecutionError":
+            raise
+        print(f"diffad: a cell failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
+        print("the executed notebook (with the traceback) was written to the output path", file=sys.stderr)
+        return 1
     return 0
 
 

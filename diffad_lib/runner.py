@@ -82,9 +82,19 @@ def notebook_parameters(source: Path) -> dict[str, Any]:
     return {name: p["default"] for name, p in params.items()}
 
 
+def _parse_value(text: str) -> Any:
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-3" as a string; papermill's CLI reads it as a float
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def parse_overrides(pairs: list[tuple[str, str]] | None) -> dict[str, Any]:
     """``[("epochs", "3000")]`` -> ``{"epochs": 3000}``: values are read as YAML (numbers, lists, bools)."""
-    return {name: yaml.safe_load(value) for name, value in (pairs or [])}
+    return {name: _parse_value(value) for name, value in (pairs or [])}
 
 
 def chapter_parameters(

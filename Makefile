@@ -1,0 +1,47 @@
+# The README's commands. Everything runs inside .venv, created on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Data: a local mirror (CI: ../shared/data) when present, else the upstream sources.
+DATA_MIRROR ?= $(firstword $(wildcard ../shared/data))
+export DIFFAD_DATA_ROOT ?= $(CURDIR)/data_root
+ifneq ($(strip $(DATA_MIRROR)),)
+export DIFFAD_DATA_MIRROR ?= $(abspath $(DATA_MIRROR))
+endif
+export MPLBACKEND ?= Agg
+PROFILE ?= default
+
+.PHONY: install data test lint book chapter bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+data: install
+	$(BIN)/diffad data prepare
+
+lint: install
+	$(BIN)/ruff check diffad_lib tests benchmarks
+
+# Test suite (including each chapter at the smoke profile), then a strict smoke build of the book.
+test: install data lint
+	$(BIN)/python -m pytest
+	$(BIN)/diffad book --profile smoke --strict
+
+# Execute every chapter at $(PROFILE) and build the HTML book.
+book: install data
+	$(BIN)/diffad book --profile $(PROFILE)
+
+# make chapter CH=01 PROFILE=default ARGS="-p epochs 3000"
+chapter: install data
+	$(BIN)/diffad run $(CH) --profile $(PROFILE) $(ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/bench_sampler.py
+
+clean:
+	rm -rf _build book/chapters .pytest_cache

@@ -1,0 +1,436 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 1. Sine waves and an MLP denoiser
+#
+# ## Overview
+#
+# The first paper of the book, *Sequence Anomaly Detection based on Diffusion Model*
+# {cite}`zhang2023sequence`, asks the simplest possible question: if a denoising diffusion
+# probabilistic model (DDPM, {cite}`ho2020denoising`) learns what clean sine windows look like,
+# can it tell which points of a new sine series do not belong? The denoiser is a small
+# multilayer perceptron (MLP); an anomaly is a point where the input $x$ and the model's
+# reconstruction $\hat x$ differ by more than a threshold, $|x - \hat x| > \tau$.
+#
+# This chapter reproduces the paper's figures (forward diffusion, reverse generation, the
+# training data, samples during training), its Table 1 (detection accuracy for 1, 10, 100 and
+# 500 injected anomalous points) and its remark that shorter sequences are generated more
+# faithfully, and it adds what the paper leaves out: precision, false positives, threshold-free
+# metrics and two baselines.
+#
+# ## Prerequisites
+#
+# The {doc}`../diffusion_primer` (forward process, ε-prediction, reverse
+# steps) and {doc}`../evaluation` (why point-wise and point-adjusted metrics
+# differ).
+#
+# ## Imports
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import Markdown, display
+
+import diffad_lib as dl
+from diffad_lib import metrics, samplers
+from diffad_lib.baselines import make_baseline
+from diffad_lib.data.sine import inject_point_anomalies, sine_fit_residual, sine_series
+from diffad_lib.report import glue
+from diffad_lib.thresholds import fit_threshold
+
+# %% [markdown]
+# ## Parameters
+#
+# The cell below is papermill's `parameters` cell. It holds the `default` profile; the `smoke`
+# profile (CI) and the `full` profile override it from `notebooks/profiles.yaml`. Run the
+# chapter with your own values with `diffad run 01 -p epochs 3000 -p window 64`.
+
+# %% tags=["parameters"]
+profile = "default"  # name of the profile that produced this page
+seed = 0  # seeds data, weights, timesteps and noise
+period = 31.4159  # samples per sine period (≈ 10π: not an integer, so windows see every phase)
+noise_std = 0.02  # Gaussian measurement noise added to every series
+n_train = 4096  # length of the clean training series
+window = 64  # window length L seen by the MLP
+hop = 4  # step between window starts
+n_steps = 1000  # diffusion steps T (linear β from 1e-4 to 0.02)
+hidden = 256  # width of the MLP's hidden layers
+n_layers = 3  # number of hidden layers
+epochs = 2000  # training epochs (the paper shows samples after 100, 1500 and 8000)
+batch_size = 128  # windows per optimisation step
+lr = 1e-3  # peak learning rate (AdamW, warm-up then cosine decay)
+t0 = 100  # reconstruction noise level: inputs are noised t0 steps and denoised back
+sample_steps = 50  # DDIM steps used by the reconstruction
+val_fraction = 0.2  # last fraction of the training series held out to fit the threshold
+test_length = 5000  # length of each test series
+anomaly_counts = [1, 10, 100, 500]  # injected anomalous points (the paper's Table 1)
+anomaly_magnitude = [0.5, 1.0]  # |offset| of an anomalous point, uniform in this range (amplitude 1)
+n_repeats = 3  # test series per anomaly count (results are averaged)
+sweep_windows = [16, 32, 64, 128]  # window lengths of the sequence-length sweep
+sweep_epochs = 300  # training epochs per window length in the sweep
+threads = 0  # torch CPU threads (0: torch's default)
+
+# %%
+if threads:
+    torch.set_num_threads(threads)
+dl.utils.seed_everything(seed)
+rng = np.random.default_rng(seed)
+chapter_start = time.perf_counter()
+snapshot_fractions = np.array([100, 1500, 8000]) / 8000  # the paper's epochs, as fractions of its 8000
+snapshot_epochs = sorted({max(1, int(round(f * epochs))) for f in snapshot_fractions})
+glue("ch1_profile", profile)
+glue("ch1_epochs", epochs)
+glue("ch1_snapshot_epochs", ", ".join(str(e) for e in snapshot_epochs))
+print(f"profile={profile}; snapshots after epochs {snapshot_epochs} of {epochs}")
+
+# %% [markdown]
+# ## The training data
+#
+# The paper trains on clean sine windows. We generate one long sine series with period
+# {glue:text}`ch1_period` samples, amplitude 1, a random phase and a little Gaussian
+# measurement noise (σ = {glue:text}`ch1_noise`), and cut it into overlapping windows of length
+# L = {glue:text}`ch1_window`. **This data is synthetic by design**: it is the paper's setting,
+# and the generator is `diffad_lib.data.sine` (documented there and in the Table 1 section).
+
+# %%
+glue("ch1_period", period)
+glue("ch1_noise", noise_std)
+glue("ch1_window", window)
+train_series = sine_series(n_train, period=period, noise_std=noise_std, rng=rng)
+train_windows = dl.data.frame(train_series, window, hop)  # (W, 1, L)
+glue("ch1_n_windows", len(train_windows))
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3), gridspec_kw={"width_ratios": [2, 1]})
+axes[0].plot(train_series[: int(8 * period)], lw=1)
+axes[0].set(title="training series (first 8 periods)", xlabel="t", ylabel="x")
+for w in train_windows[:: max(1, len(train_windows) // 12)][:12]:
+    axes[1].plot(w[0], lw=0.8, alpha=0.7)
+axes[1].set(title=f"12 of the {len(train_windows)} training windows", xlabel="position in window")
+fig.suptitle("Fig. 3 — training data: clean sine windows")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Forward diffusion (Fig. 1)
+#
+# The forward process adds Gaussian noise in $T$ small steps; in closed form
+# $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ (`NoiseSchedule.q_sample`).
+# By $t = T$ the window is indistinguishable from white noise.
+
+# %%
+schedule = dl.schedule.NoiseSchedule(n_steps, kind="linear")
+x0 = torch.tensor(train_windows[:1], dtype=torch.float32)  # (1, 1, L)
+show_t = [0, n_steps // 20, n_steps // 10, n_steps // 4, n_steps // 2, n_steps - 1]
+g = torch.Generator().manual_seed(seed)
+fig, axes = plt.subplots(1, len(show_t), figsize=(14, 2.4), sharey=True)
+for ax, t in zip(axes, show_t, strict=True):
+    x_t = schedule.q_sample(x0, torch.tensor([t]), samplers.randn_like(x0, g))
+    ax.plot(x_t[0, 0].numpy(), lw=1)
+    ax.set_title(f"t = {t + 1}  (ᾱ = {float(schedule.alphas_cumprod[t]):.3f})", fontsize=9)
+fig.suptitle("Fig. 1 — forward diffusion of a sine window")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Training, with samples along the way (Figs. 4–6)
+#
+# The detector wraps the whole pipeline: min-max scaling fitted on the training part, framing,
+# the ε-prediction loss of {cite}`ho2020denoising`, AdamW with a warm-up, and a threshold fitted
+# on held-out *normal* data. The MLP has {glue:text}`ch1_layers` hidden layers of
+# {glue:text}`ch1_hidden` units and a sinusoidal timestep embedding.
+#
+# The paper shows generated windows after 100, 1500 and 8000 epochs. This profile trains for
+# {glue:text}`ch1_epochs` epochs, so we take samples at the same *fractions* of training:
+# after epochs {glue:text}`ch1_snapshot_epochs`. Each sample is generated from pure noise with
+# all $T$ ancestral steps (Algorithm 2).
+
+# %%
+glue("ch1_layers", n_layers)
+glue("ch1_hidden", hidden)
+snapshots: dict[int, np.ndarray] = {}
+
+
+def take_snapshot(epoch, model):
+    if epoch in snapshot_epochs:
+        model.eval()
+        gen = torch.Generator().manual_seed(seed + epoch)
+        with torch.no_grad():
+            x = samplers.sample(model, detector.schedule_, (8, 1, window), generator=gen, method="ddpm", clip=None)
+        snapshots[epoch] = x[:, 0].numpy()
+        model.train()
+
+
+detector = dl.DiffusionDetector(
+    "mlp", model_params={"hidden": hidden, "n_layers": n_layers}, window=window, hop=hop, n_steps=n_steps,
+    t0=t0, sampler="ddim", sample_steps=sample_steps, epochs=epochs, batch_size=batch_size, lr=lr,
+    warmup_frac=0.05, threshold="three_sigma", val_fraction=val_fraction, random_state=seed, progress=True,
+    train_callback=take_snapshot,
+)
+t_start = time.perf_counter()
+detector.fit(train_series)
+train_seconds = time.perf_counter() - t_start
+glue("ch1_train_seconds", f"{train_seconds:.0f}")
+glue("ch1_final_loss", f"{np.mean(detector.train_losses_[-10:]):.4f}")
+
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.semilogy(np.arange(1, epochs + 1), detector.train_losses_, lw=1)
+ax.set(xlabel="epoch", ylabel="ε-prediction loss", title="training loss")
+fig.tight_layout()
+plt.show()
+
+# %%
+fig, axes = plt.subplots(1, len(snapshot_epochs), figsize=(14, 3), sharey=True)
+residuals = {}
+for ax, ep, fig_no in zip(np.atleast_1d(axes), snapshot_epochs, (4, 5, 6), strict=False):
+    samples = snapshots[ep]
+    residuals[ep] = float(np.mean(sine_fit_residual(samples, period=period)))
+    for s in samples:
+        ax.plot(s, lw=0.8, alpha=0.8)
+    ax.set_title(f"Fig. {fig_no} — after {ep} epochs\nsine-fit residual {residuals[ep]:.3f}", fontsize=10)
+fig.suptitle("Generated windows (8 samples from pure noise, scaled units)")
+fig.tight_layout()
+plt.show()
+glue("ch1_resid_first", f"{residuals[snapshot_epochs[0]]:.3f}")
+glue("ch1_resid_last", f"{residuals[snapshot_epochs[-1]]:.3f}")
+
+# %% [markdown]
+# Early samples are noisy sketches; by the end the model produces clean sines with random
+# phases. We measure this with the *sine-fit residual*: the RMS distance of a sample to the
+# best sine of the training period (free amplitude, phase and offset). It falls from
+# {glue:text}`ch1_resid_first` after the first snapshot to {glue:text}`ch1_resid_last` at the end
+# of training (the training data itself has residual ≈ σ = {glue:text}`ch1_noise` in the
+# series' units).
+#
+# ## Reverse generation (Fig. 2)
+#
+# The reverse process starts from $x_T \sim \mathcal N(0, I)$ and applies the ancestral step
+# $x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\hat\varepsilon\big) + \sigma_t z$
+# $T$ times (`samplers.ddpm_step`).
+
+# %%
+keep = [n_steps - 1, int(n_steps * 0.5), int(n_steps * 0.2), int(n_steps * 0.1), int(n_steps * 0.02), -1]
+x_T = samplers.randn_like(torch.empty(1, 1, window), torch.Generator().manual_seed(seed + 1))
+with torch.no_grad():
+    _, traj = samplers.denoise(detector.model_, detector.schedule_, x_T, n_steps - 1, method="ddpm",
+                               trajectory=keep, generator=torch.Generator().manual_seed(seed + 2))
+fig, axes = plt.subplots(1, len(keep), figsize=(14, 2.4), sharey=True)
+for ax, t in zip(axes, keep, strict=True):
+    ax.plot(traj[t][0, 0].numpy(), lw=1)
+    ax.set_title("x_0 (output)" if t == -1 else f"t = {t + 1}", fontsize=9)
+fig.suptitle("Fig. 2 — reverse generation from pure noise")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Detection: Table 1
+#
+# **Anomaly generator.** Each test series is a fresh sine of {glue:text}`ch1_test_length` steps
+# (same period, noise and generator as training, new phase). We inject $k \in$ {1, 10, 100,
+# 500} anomalous points: $k$ distinct positions drawn uniformly (at least one window away from
+# the ends), each shifted by $\pm m$ with a random sign and $m \sim U$({glue:text}`ch1_mag`)
+# times the amplitude. Every anomaly is a single time step. Each $k$ is repeated on
+# {glue:text}`ch1_repeats` independent series and the metrics averaged.
+#
+# **Detection.** Each window is noised to step $t_0$ = {glue:text}`ch1_t0` and denoised back with
+# {glue:text}`ch1_ddim` DDIM steps; overlapping reconstructions are averaged and the score is
+# $|x - \hat x|$. The threshold is the three-sigma rule $\mu + 3\sigma$ of the scores of the
+# held-out *normal* tail of the training series — never of test data.
+#
+# **What the paper's "accuracy" means.** The paper reports one number per $k$ (100, 90, 88,
+# 85 %) and calls it accuracy. Plain accuracy over all points would be near 100 % for any
+# detector that flags nothing, so we read it as the *fraction of injected points detected*
+# (recall). A detector can buy recall with false alarms, so the table also gives precision,
+# F1, the false-positive rate (FPR), ROC-AUC, PR-AUC, VUS-PR {cite}`paparrizos2022volume` and
+# point-adjusted F1 {cite}`xu2018unsupervised` (identical to F1 here: every anomaly is a single
+# point, so adjustment has nothing to extend). Baselines: Isolation Forest
+# {cite}`liu2008isolation` on sliding windows (the paper's reference [1]) and a random score,
+# each thresholded by the same rule on the same held-out normal data.
+
+# %% tags=["remove-output"]
+glue("ch1_test_length", test_length)
+glue("ch1_mag", f"{anomaly_magnitude[0]}, {anomaly_magnitude[1]}")
+glue("ch1_repeats", n_repeats)
+glue("ch1_t0", t0)
+glue("ch1_ddim", sample_steps)
+paper_accuracy = {1: 100.0, 10: 90.0, 100: 88.0, 500: 85.0}
+
+n_val = int(round(val_fraction * n_train))
+fit_part, val_part = train_series[: n_train - n_val], train_series[n_train - n_val :]
+baselines = {
+    "Isolation Forest": make_baseline("iforest", window=16, stride=1, random_state=seed),
+    "random score": make_baseline("random", seed=seed),
+}
+baseline_thresholds = {}
+for name, base in baselines.items():
+    base.fit(fit_part[:, None])
+    baseline_thresholds[name] = fit_threshold(base.decision_function(val_part[:, None]), method="three_sigma")
+
+rows = []
+examples = {}
+for k in anomaly_counts:
+    for rep in range(n_repeats):
+        test_rng = np.random.default_rng(10_000 * seed + 100 * k + rep)
+        clean = sine_series(test_length, period=period, noise_std=noise_std, rng=test_rng)
+        x_test, y_test = inject_point_anomalies(clean, k, magnitude=tuple(anomaly_magnitude), margin=window,
+                                                rng=test_rng)
+        scores = {"diffusion (MLP)": (detector.decision_function(x_test), detector.threshold_)}
+        for name, base in baselines.items():
+            scores[name] = (base.decision_function(x_test[:, None]), baseline_thresholds[name])
+        for name, (s, thr) in scores.items():
+            m = metrics.evaluate(y_test, s, thr)
+            rows.append({"anomalies": k, "method": name, "repeat": rep, **m})
+        if rep == 0:
+            examples[k] = (x_test, y_test, scores["diffusion (MLP)"][0])
+
+results = pd.DataFrame(rows)
+mean = results.groupby(["anomalies", "method"], sort=False).mean(numeric_only=True).drop(columns="repeat")
+table1 = pd.DataFrame({
+    "paper accuracy (%)": [paper_accuracy.get(k, np.nan) if m == "diffusion (MLP)" else np.nan
+                           for k, m in mean.index],
+    "detected (recall, %)": 100 * mean["recall"],
+    "precision": mean["precision"],
+    "F1": mean["f1"],
+    "F1-PA": mean["f1_pa"],
+    "FPR (%)": 100 * mean["fpr"],
+    "ROC-AUC": mean["roc_auc"],
+    "PR-AUC": mean["pr_auc"],
+    "VUS-PR": mean["vus_pr"],
+}, index=mean.index)
+glue("ch1_table1", table1.round(3), display=False)
+table1.round(3)
+
+# %% [markdown]
+# ```{glue:figure} ch1_table1
+# :name: "ch1-table1"
+#
+# **Table 1.** Detection of injected anomalous points, mean over the test series of each
+# count. "detected" is the paper's accuracy read as recall; the threshold comes from normal
+# training data only. The random-score rows show what chance achieves on each metric.
+# ```
+
+# %%
+diff_rows = table1.xs("diffusion (MLP)", level="method")
+if_rows = table1.xs("Isolation Forest", level="method")
+meets_paper = all(diff_rows.loc[k, "detected (recall, %)"] >= paper_accuracy[k] for k in paper_accuracy
+                  if k in diff_rows.index)
+precision_ok = bool((diff_rows["precision"] >= if_rows["precision"] - 1e-12).all())
+lines = [
+    f"- Detected fraction (the paper's accuracy) for k = {', '.join(str(k) for k in diff_rows.index)}: "
+    + ", ".join(f"{v:.1f} %" for v in diff_rows["detected (recall, %)"])
+    + " (paper: " + ", ".join(f"{paper_accuracy[k]:.0f} %" for k in diff_rows.index if k in paper_accuracy) + ").",
+    "- " + ("At or above the paper's figure for every k." if meets_paper else
+            "**Below the paper's figure for at least one k** — see the score plots below for why."),
+    "- Precision " + ("is no worse than Isolation Forest's for every k." if precision_ok else
+                      "**is worse than Isolation Forest's for at least one k**."),
+    f"- Mean false-positive rate of the diffusion detector: {diff_rows['FPR (%)'].mean():.2f} %.",
+]
+glue("ch1_meets_paper", "yes" if meets_paper else "no")
+glue("ch1_precision_ok", "yes" if precision_ok else "no")
+display(Markdown("**What this run shows**\n\n" + "\n".join(lines)))
+
+# %% [markdown]
+# The plots show the test series and the score for one series per count, with the threshold
+# and the injected points. With few anomalies, every injected point towers over the threshold.
+# As $k$ grows, a window holds several anomalies at once; the reconstruction of a window is
+# pulled towards its anomalous points, so their residuals shrink and some fall below the
+# threshold — the same degradation the paper's accuracy column shows.
+
+# %%
+fig, axes = plt.subplots(len(examples), 1, figsize=(12, 2.2 * len(examples)), sharex=True)
+for ax, (k, (x_test, y_test, s)) in zip(np.atleast_1d(axes), examples.items(), strict=True):
+    span = slice(0, min(test_length, 1000))
+    ax.plot(np.arange(test_length)[span], s[span], lw=0.8, label="score |x − x̂|")
+    ax.axhline(detector.threshold_, color="k", ls="--", lw=0.8, label="threshold (3σ on normal data)")
+    idx = np.flatnonzero(y_test[span])
+    ax.scatter(idx, s[span][idx], color="C3", s=12, zorder=3, label="injected anomaly")
+    ax.set_ylabel(f"k = {k}")
+np.atleast_1d(axes)[0].legend(loc="upper right", fontsize=8)
+np.atleast_1d(axes)[-1].set_xlabel("t (first 1000 steps)")
+fig.suptitle("Scores of the diffusion detector on one test series per anomaly count")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Shorter sequences are generated more faithfully
+#
+# The paper remarks that the model generates short sequences more faithfully than long ones.
+# We retrain the same MLP for {glue:text}`ch1_sweep_epochs` epochs at each window length and
+# measure (a) the reconstruction error $|x - \hat x|$ on a clean test series at $t_0$ and
+# (b) the sine-fit residual of 16 windows generated from pure noise.
+
+# %%
+glue("ch1_sweep_epochs", sweep_epochs)
+clean_test = sine_series(test_length, period=period, noise_std=noise_std, rng=np.random.default_rng(seed + 7))
+sweep = []
+for L in sweep_windows:
+    det_L = dl.DiffusionDetector(
+        "mlp", model_params={"hidden": hidden, "n_layers": n_layers}, window=L, hop=max(1, L // 16), n_steps=n_steps,
+        t0=t0, sampler="ddim", sample_steps=sample_steps, epochs=sweep_epochs, batch_size=batch_size, lr=lr,
+        warmup_frac=0.05, random_state=seed,
+    ).fit(train_series)
+    recon_err = float(np.mean(np.abs(det_L.reconstruct(clean_test)[:, 0] - clean_test)))
+    with torch.no_grad():
+        gen = samplers.sample(det_L.model_, det_L.schedule_, (16, 1, L), method="ddim", steps=100,
+                              generator=torch.Generator().manual_seed(seed))
+    sweep.append({"window": L, "reconstruction error |x − x̂|": recon_err,
+                  "sine-fit residual of samples": float(np.mean(sine_fit_residual(gen.numpy(), period=period)))})
+sweep = pd.DataFrame(sweep).set_index("window")
+glue("ch1_sweep", sweep.round(4), display=False)
+sweep.round(4)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+for ax, col in zip(axes, sweep.columns, strict=True):
+    ax.plot(sweep.index, sweep[col], "o-")
+    ax.set(xscale="log", xlabel="window length L", ylabel=col, title=col)
+    ax.set_xticks(sweep.index, [str(v) for v in sweep.index])
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ```{glue:figure} ch1_sweep
+# :name: "ch1-sweep"
+#
+# Reconstruction error and sample quality against the window length, same model size and
+# number of epochs for every length.
+# ```
+#
+# With the model size and training budget fixed, a longer window gives the MLP more outputs to
+# get right from the same number of optimisation steps, so the error per point tends to grow
+# with $L$; read the table for how strongly it does in this run.
+#
+# ## Summary
+#
+# - A DDPM with a small MLP denoiser learns clean sine windows; samples become sines as
+#   training proceeds (Figs. 4–6).
+# - Reconstructing from a partially noised input ($t_0$ steps, never pure noise) and
+#   thresholding $|x - \hat x|$ at three sigma of normal scores detects isolated anomalous
+#   points; Table 1 shows how detection degrades as anomalies crowd the windows, with the
+#   honest metrics beside the paper's accuracy. Did this run meet the paper's accuracy figures?
+#   {glue:text}`ch1_meets_paper`. Precision at least Isolation Forest's?
+#   {glue:text}`ch1_precision_ok`.
+# - This run used the {glue:text}`ch1_profile` profile; training took
+#   {glue:text}`ch1_train_seconds` s.
+#
+# ## What's next
+#
+# Chapter 2 replaces sine waves by real spacecraft and server telemetry and the MLP by a
+# DiffWave-style cascade of dilated convolutions and structured state-space (S4) layers.
+
+# %%
+glue("ch1_seconds", f"{time.perf_counter() - chapter_start:.0f}")
+print(f"chapter executed in {time.perf_counter() - chapter_start:.0f} s")

@@ -1,0 +1,34 @@
+"""Each chapter executed end to end with papermill at the smoke profile."""
+
+import json
+
+import pytest
+
+from diffad_lib import runner
+
+
+def _outputs(nb):
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            yield from cell.get("outputs", [])
+
+
+@pytest.mark.slow
+def test_chapter_01_smoke(tmp_path):
+    out = runner.run_chapter("01", profile="smoke", output=tmp_path / "01.ipynb", progress=False)
+    nb = json.loads(out.read_text())
+    outputs = list(_outputs(nb))
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    n_png = sum("image/png" in o.get("data", {}) for o in outputs)
+    assert n_png >= 7  # Figs 1-6 (Figs 4-6 share one figure), the loss, the score plots, the sweep
+    glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
+    assert {"ch1_table1", "ch1_sweep", "ch1_meets_paper", "ch1_train_seconds"} <= set(glued)
+    table = glued["ch1_table1"]["data"]["text/html"]
+    for k in (1, 10, 100, 500):
+        assert f"<th>{k}</th>" in table
+    for method in ("diffusion (MLP)", "Isolation Forest", "random score"):
+        assert table.count(method) == 4
+    for column in ("F1-PA", "ROC-AUC", "PR-AUC", "VUS-PR", "precision", "FPR"):
+        assert column in table
+    record = json.loads(out.with_suffix(".run.json").read_text())
+    assert record["profile"] == "smoke" and record["parameters"]["profile"] == "smoke"
