@@ -21,6 +21,7 @@ from torch import nn
 from diffad_lib._validation import as_float_array
 from diffad_lib.data.windows import frame, stitch
 from diffad_lib.models import build_model
+from diffad_lib.models.s4d import S4DKernel, param_groups
 from diffad_lib.samplers import reconstruct
 from diffad_lib.schedule import NoiseSchedule
 from diffad_lib.scoring import pointwise_distance, smooth
@@ -59,6 +60,14 @@ class DiffusionDetector(BaseEstimator):
         Kernel of the DiffADT smoothed distance; ``smoothing_size`` its length.
     threshold : {"three_sigma", "percentile", "contamination", "pot"}, default "three_sigma"
         Rule fitted on training scores; ``threshold_params`` its options.
+    cond_channels : sequence of int, optional
+        Columns of X that condition the denoiser instead of being reconstructed (DiffADT's
+        command channels). They are passed to the model as ``cond`` and never scored.
+    n_entities : int, default 0
+        Size of the entity-ID embedding (DiffADT). When > 0, ``fit`` accepts a list of series
+        (one per entity) and ``decision_function``/``predict`` take ``entity=``.
+    ssm_lr : float, optional
+        Learning rate of S4 state-space parameters (which also get no weight decay).
     val_fraction : float, default 0.0
         If > 0, the last fraction of the training series is held out from training and the
         threshold is fitted on its scores (still normal data, never test labels).
@@ -72,9 +81,9 @@ class DiffusionDetector(BaseEstimator):
     Attributes
     ----------
     model_ : nn.Module            trained denoiser
-    decision_scores_ : (n,)       scores of the training series
-    threshold_ : float
-    labels_ : (n,) int            0/1 labels of the training series
+    decision_scores_ : (n,)       scores of the training series (a list, one per entity, for a list X)
+    threshold_ : float            (a dict entity -> float when fitted on several entities)
+    labels_ : (n,) int            0/1 labels of the training series (a list for a list X)
     train_losses_ : list of float mean loss per epoch
     n_features_in_ : int
     """
@@ -105,6 +114,9 @@ class DiffusionDetector(BaseEstimator):
         smoothing_size: int = 15,
         threshold: Literal["three_sigma", "percentile", "contamination", "pot"] = "three_sigma",
         threshold_params: dict[str, Any] | None = None,
+        cond_channels: list[int] | tuple[int, ...] | None = None,
+        n_entities: int = 0,
+        ssm_lr: float | None = None,
         val_fraction: float = 0.0,
         device: str = "auto",
         random_state: int = 0,
@@ -134,6 +146,9 @@ class DiffusionDetector(BaseEstimator):
         self.smoothing_size = smoothing_size
         self.threshold = threshold
         self.threshold_params = threshold_params
+        self.cond_channels = cond_channels
+        self.n_entities = n_entities
+        self.ssm_lr = ssm_lr
         self.val_fraction = val_fraction
         self.device = device
         self.random_state = random_state
@@ -173,58 +188,141 @@ class DiffusionDetector(BaseEstimator):
             raise ValueError(f"{name} has {arr.shape[1]} channels; the detector was fitted on {self.n_features_in_}")
         return arr
 
+    def _channels(self, n_channels: int) -> tuple[list[int], list[int]]:
+        """(target channels, condition channels) of an input with ``n_channels`` columns."""
+        cond = sorted({int(c) for c in (self.cond_channels or ())})
+        if cond and (cond[0] < 0 or cond[-1] >= n_channels):
+            raise ValueError(f"cond_channels must index the {n_channels} columns of X; got {list(self.cond_channels)}")
+        target = [c for c in range(n_channels) if c not in cond]
+        if not target:
+            raise ValueError("cond_channels leaves no channel to reconstruct")
+        return target, cond
+
+    def _entity_key(self, entity: int | None) -> int | None:
+        if self.n_entities > 0:
+            if entity is None or not 0 <= int(entity) < self.n_entities:
+                raise ValueError(f"entity must be an int in [0, n_entities={self.n_entities}); got {entity!r}")
+            return int(entity)
+        if entity is not None:
+            raise ValueError(f"entity={entity!r} given but the detector has n_entities=0")
+        return None
+
     # -- fitting --------------------------------------------------------------------------
-    def _build_model(self, n_channels: int) -> nn.Module:
+    def _build_model(self, n_target: int, n_cond: int) -> nn.Module:
         if isinstance(self.model, nn.Module):
             return copy.deepcopy(self.model)
         params = dict(self.model_params or {})
-        params.setdefault("in_channels", n_channels)
+        params.setdefault("in_channels", n_target)
         if self.model == "mlp":
+            if n_cond or self.n_entities:
+                raise ValueError("model 'mlp' takes no conditions; use cond_channels=None and n_entities=0")
             params.setdefault("window", self.window)
+        if self.model == "diffwave":
+            params.setdefault("cond_channels", n_cond)
+            params.setdefault("n_entities", self.n_entities)
         return build_model(self.model, **params)
 
-    def fit(self, X: Any, y: Any = None) -> DiffusionDetector:
-        """Train on a normal series X (n_samples, n_channels) or (n_samples,); ``y`` is ignored.
+    def _model_kwargs(self, cond: np.ndarray | None, entity: np.ndarray | None, device: torch.device) -> dict:
+        kwargs: dict[str, torch.Tensor] = {}
+        if cond is not None:
+            kwargs["cond"] = torch.as_tensor(cond, dtype=torch.float32, device=device)
+        if entity is not None:
+            kwargs["entity"] = torch.as_tensor(entity, dtype=torch.long, device=device)
+        return kwargs
+
+    def fit(self, X: Any, y: Any = None, *, entity: int | list[int] | None = None) -> DiffusionDetector:
+        """Train on normal data and fit the threshold on normal scores; ``y`` is ignored.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_channels) or (n_samples,), or a list of them
+            One normal series, or (with ``n_entities > 0``) one series per entity.
+        entity : int or list of int, optional
+            Entity IDs of the series (default ``0 .. len(X)-1`` for a list).
 
         Returns ``self`` with ``model_``, ``threshold_``, ``decision_scores_`` and ``labels_`` set.
         """
         self._check_params()
-        for attr in ("n_features_in_",):
+        for attr in ("n_features_in_", "model_"):
             if hasattr(self, attr):
                 delattr(self, attr)
-        arr = self._validate_X(X)
-        n_val = int(round(self.val_fraction * len(arr)))
-        train_part = arr[: len(arr) - n_val] if n_val else arr
-        if len(train_part) < self.window or (n_val and n_val < self.window):
-            raise ValueError(
-                f"X with val_fraction={self.val_fraction} leaves {len(train_part)} training and {n_val} "
-                f"validation steps; each must be at least window={self.window}"
-            )
-        self.n_features_in_ = arr.shape[1]
-        self.scaler_ = MinMaxScaler(feature_range=(-1, 1)).fit(train_part)
-        windows = frame(self.scaler_.transform(train_part), self.window, self._hop)  # (W, C, L)
+        # a list of arrays/DataFrames is one series per entity; nested Python lists are one series
+        many = isinstance(X, (list, tuple)) and len(X) > 0 and all(hasattr(x, "shape") for x in X)
+        series = [self._validate_X(x, name=f"X[{i}]") for i, x in enumerate(X)] if many else [self._validate_X(X)]
+        if many:
+            ids = list(range(len(series))) if entity is None else [int(e) for e in entity]
+            if len(ids) != len(series):
+                raise ValueError(f"entity lists {len(ids)} IDs for {len(series)} series")
+        else:
+            ids = [entity] if entity is not None else [0 if self.n_entities else None]
+        keys = [self._entity_key(e) for e in ids]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"entity IDs must be distinct; got {ids}")
+        n_ch = series[0].shape[1]
+        if any(x.shape[1] != n_ch for x in series):
+            raise ValueError(f"every series must have the same channels; got {[x.shape[1] for x in series]}")
+        target, cond = self._channels(n_ch)
+
+        self.scalers_: dict[int | None, MinMaxScaler] = {}
+        fit_parts, val_parts, windows, conds, ents = [], [], [], [], []
+        for key, arr in zip(keys, series, strict=True):
+            n_val = int(round(self.val_fraction * len(arr)))
+            train_part = arr[: len(arr) - n_val]
+            if len(train_part) < self.window or (n_val and n_val < self.window):
+                raise ValueError(
+                    f"X with val_fraction={self.val_fraction} leaves {len(train_part)} training and {n_val} "
+                    f"validation steps; each must be at least window={self.window}"
+                )
+            self.scalers_[key] = MinMaxScaler(feature_range=(-1, 1)).fit(train_part)
+            w = frame(self.scalers_[key].transform(train_part), self.window, self._hop)  # (W, C, L)
+            windows.append(w[:, target])
+            conds.append(w[:, cond] if cond else None)
+            ents.append(np.full(len(w), key if key is not None else 0))
+            fit_parts.append(train_part)
+            val_parts.append(arr[len(arr) - n_val :] if n_val else train_part)
+        self.n_features_in_ = n_ch
 
         device = resolve_device(self.device)
         self.schedule_ = NoiseSchedule(
             self.n_steps, kind=self.schedule, beta_start=self.beta_start, beta_end=self.beta_end
         ).to(device)
         torch.manual_seed(self.random_state)  # weight initialisation
-        model = self._build_model(arr.shape[1])
+        model = self._build_model(len(target), len(cond))
+        conditions: dict[str, torch.Tensor] = {}
+        if cond:
+            conditions["cond"] = torch.as_tensor(np.concatenate(conds), dtype=torch.float32)
+        if self.n_entities:
+            conditions["entity"] = torch.as_tensor(np.concatenate(ents), dtype=torch.long)
+        groups = None
+        if any(isinstance(m, S4DKernel) for m in model.modules()):
+            groups = param_groups(model, weight_decay=self.weight_decay, lr_ssm=self.ssm_lr)
         config = TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
             warmup_frac=self.warmup_frac, ema_decay=self.ema_decay, seed=self.random_state,
             device=str(device), progress=self.progress,
         )
-        result = train_diffusion(model, self.schedule_, torch.as_tensor(windows, dtype=torch.float32), config=config,
-                                 callback=self.train_callback)
+        result = train_diffusion(
+            model, self.schedule_, torch.as_tensor(np.concatenate(windows), dtype=torch.float32), config=config,
+            conditions=conditions, param_groups=groups, callback=self.train_callback,
+        )
         self.model_ = result.model
         self.train_losses_ = result.losses
 
-        threshold_series = arr[len(arr) - n_val :] if n_val else train_part
-        threshold_scores = self.decision_function(threshold_series)
-        self.threshold_ = float(fit_threshold(threshold_scores, method=self.threshold, **(self.threshold_params or {})))
-        self.decision_scores_ = self.decision_function(arr)
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        self.thresholds_: dict[int | None, float] = {}
+        scores, labels = [], []
+        for key, arr, val in zip(keys, series, val_parts, strict=True):
+            thr = fit_threshold(self.decision_function(val, entity=key), method=self.threshold,
+                                **(self.threshold_params or {}))
+            self.thresholds_[key] = float(thr)
+            s = self.decision_function(arr, entity=key)
+            scores.append(s)
+            labels.append((s > thr).astype(int))
+        if many:
+            self.threshold_ = dict(self.thresholds_)
+            self.decision_scores_, self.labels_ = scores, labels
+        else:
+            self.threshold_ = self.thresholds_[keys[0]]
+            self.decision_scores_, self.labels_ = scores[0], labels[0]
         return self
 
     # -- scoring --------------------------------------------------------------------------
@@ -232,44 +330,69 @@ class DiffusionDetector(BaseEstimator):
         if not hasattr(self, "model_"):
             raise ValueError("this DiffusionDetector is not fitted yet; call fit(X) first")
 
+    def _scaler(self, key: int | None) -> MinMaxScaler:
+        if key not in self.scalers_:
+            raise ValueError(f"entity {key!r} was not seen in fit; fitted entities: {sorted(self.scalers_)}")
+        return self.scalers_[key]
+
     @torch.no_grad()
-    def reconstruct(self, X: Any, *, batch_size: int = 256) -> np.ndarray:
-        """Reconstruction x̂ of X in the input's units: (n_samples, n_channels) float64."""
-        self._check_fitted()
-        arr = self._validate_X(X)
-        scaled = self.scaler_.transform(arr)
+    def _reconstruct_scaled(self, scaled: np.ndarray, key: int | None, batch_size: int) -> np.ndarray:
+        """Reconstruction of the target channels of a scaled series (n, C): (n, n_target)."""
+        target, cond = self._channels(scaled.shape[1])
         windows = frame(scaled, self.window, self._hop)  # (W, C, L)
         device = next(self.model_.parameters()).device
         generator = torch.Generator().manual_seed(self.random_state + 1)
         self.model_.eval()
-        out = np.empty_like(windows)
+        out = np.empty((len(windows), len(target), self.window))
         for start in range(0, len(windows), batch_size):
-            x0 = torch.as_tensor(windows[start : start + batch_size], dtype=torch.float32, device=device)
+            chunk = windows[start : start + batch_size]
+            x0 = torch.as_tensor(chunk[:, target], dtype=torch.float32, device=device)
+            kwargs = self._model_kwargs(chunk[:, cond] if cond else None,
+                                        np.full(len(chunk), key) if self.n_entities else None, device)
             acc = torch.zeros_like(x0)
             for _ in range(self.n_samples):
                 acc += reconstruct(
                     self.model_, self.schedule_, x0, t0=self.t0, generator=generator,
-                    method=self.sampler, steps=self.sample_steps, clip=None,
+                    method=self.sampler, steps=self.sample_steps, model_kwargs=kwargs,
                 )
             out[start : start + batch_size] = (acc / self.n_samples).double().cpu().numpy()
-        recon_scaled = stitch(out, len(arr), self._hop)  # (n, C)
-        return self.scaler_.inverse_transform(recon_scaled)
+        return stitch(out, len(scaled), self._hop)  # (n, n_target)
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Anomaly score per time step, higher = more anomalous: (n_samples,) float64.
+    def reconstruct(self, X: Any, *, entity: int | None = None, batch_size: int = 256) -> np.ndarray:
+        """Reconstruction x̂ of X in the input's units: (n_samples, n_channels) float64.
 
-        The distance is measured in the scaled (−1, 1) units fitted on training data.
+        Condition channels are copied from X unchanged (they are inputs, not reconstructed).
         """
         self._check_fitted()
+        key = self._entity_key(entity)
         arr = self._validate_X(X)
-        x_hat = self.reconstruct(arr)
-        scores = pointwise_distance(
-            self.scaler_.transform(arr), self.scaler_.transform(x_hat), p=self.distance, reduce="mean"
-        )
+        scaler = self._scaler(key)
+        scaled = scaler.transform(arr)
+        target, cond = self._channels(arr.shape[1])
+        scaled[:, target] = self._reconstruct_scaled(scaled, key, batch_size)
+        out = scaler.inverse_transform(scaled)
+        out[:, cond] = arr[:, cond]  # exact inputs, free of scaling round-off
+        return out
+
+    def decision_function(self, X: Any, *, entity: int | None = None) -> np.ndarray:
+        """Anomaly score per time step, higher = more anomalous: (n_samples,) float64.
+
+        The distance is measured on the target channels in the scaled (−1, 1) units fitted on
+        the training data of that entity, then optionally smoothed.
+        """
+        self._check_fitted()
+        key = self._entity_key(entity)
+        arr = self._validate_X(X)
+        scaled = self._scaler(key).transform(arr)
+        target, _ = self._channels(arr.shape[1])
+        x_hat = self._reconstruct_scaled(scaled, key, 256)
+        scores = pointwise_distance(scaled[:, target], x_hat, p=self.distance, reduce="mean")
         if self.smoothing != "none":
             scores = smooth(scores, kind=self.smoothing, size=self.smoothing_size)
         return scores
 
-    def predict(self, X: Any) -> np.ndarray:
-        """0/1 label per time step (1 = anomaly): scores above ``threshold_``."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
+    def predict(self, X: Any, *, entity: int | None = None) -> np.ndarray:
+        """0/1 label per time step (1 = anomaly): scores above the entity's training-fitted threshold."""
+        key = self._entity_key(entity)
+        self._check_fitted()
+        return (self.decision_function(X, entity=key) > self.thresholds_[key]).astype(int)

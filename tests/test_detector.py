@@ -115,3 +115,33 @@ def test_bad_parameters_raise_value_error(params, match):
 def test_wrong_channel_count_at_predict(fitted):
     with pytest.raises(ValueError, match="channels"):
         fitted.decision_function(np.zeros((100, 2)))
+
+
+def test_entities_and_condition_channels_with_diffwave():
+    """Two entities with different amplitudes and a command channel; the RES cascade keeps it fast."""
+    rng = np.random.default_rng(0)
+    t = np.arange(600)
+    series = []
+    for amp in (1.0, 3.0):
+        cmd = (np.sin(2 * np.pi * t / 150) > 0).astype(float)
+        x = amp * np.sin(2 * np.pi * t / 30) * (1 + 0.5 * cmd) + 0.02 * rng.standard_normal(600)
+        series.append(np.stack([x, cmd], axis=1))
+    det = DiffusionDetector(
+        "diffwave", model_params={"residual_channels": 16, "n_layers": 3, "layer": "res", "dilation_cycle": 3},
+        window=32, hop=8, n_steps=50, t0=10, sample_steps=5, epochs=5, batch_size=32, cond_channels=[1],
+        n_entities=2, random_state=0,
+    ).fit(series)
+    assert set(det.threshold_) == {0, 1} and len(det.decision_scores_) == 2
+    assert det.model_.config.cond_channels == 1 and det.model_.config.n_entities == 2
+    recon = det.reconstruct(series[1], entity=1)
+    np.testing.assert_array_equal(recon[:, 1], series[1][:, 1])  # the command channel is an input, copied
+    assert det.decision_function(series[0], entity=0).shape == (600,)
+    assert set(np.unique(det.predict(series[0], entity=0))) <= {0, 1}
+    with pytest.raises(ValueError, match="entity must be an int"):
+        det.decision_function(series[0])
+    with pytest.raises(ValueError, match="entity must be an int"):
+        det.decision_function(series[0], entity=5)
+    with pytest.raises(ValueError, match="cond_channels must index"):
+        DiffusionDetector("diffwave", window=32, epochs=1, cond_channels=[3]).fit(series[0])
+    with pytest.raises(ValueError, match="n_entities=0"):
+        DiffusionDetector(window=32, epochs=1, n_steps=20, t0=5).fit(series[0][:, :1], entity=1)
