@@ -52,7 +52,7 @@ class DiffusionDetector(BaseEstimator):
         Reverse process. ``sample_steps`` sets the DDIM step count (None: every step).
     n_samples : int, default 1
         Reconstructions averaged per window (reduces sampling noise in the score).
-    epochs, batch_size, lr, weight_decay, warmup_frac, ema_decay :
+    epochs, batch_size, lr, weight_decay, warmup_frac, lr_schedule, ema_decay :
         Training options (see :class:`diffad_lib.train.TrainConfig`).
     distance : {1, 2}, default 1
         L1 or squared-L2 point distance, averaged over channels.
@@ -108,6 +108,7 @@ class DiffusionDetector(BaseEstimator):
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         warmup_frac: float = 0.1,
+        lr_schedule: Literal["warmup_cosine", "warmup_linear", "constant"] = "warmup_cosine",
         ema_decay: float | None = None,
         distance: Literal[1, 2] = 1,
         smoothing: Literal["none", "hann", "hamming", "bartlett"] = "none",
@@ -140,6 +141,7 @@ class DiffusionDetector(BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.warmup_frac = warmup_frac
+        self.lr_schedule = lr_schedule
         self.ema_decay = ema_decay
         self.distance = distance
         self.smoothing = smoothing
@@ -298,7 +300,8 @@ class DiffusionDetector(BaseEstimator):
             groups = param_groups(model, weight_decay=self.weight_decay, lr_ssm=self.ssm_lr)
         config = TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-            warmup_frac=self.warmup_frac, ema_decay=self.ema_decay, seed=self.random_state,
+            warmup_frac=self.warmup_frac, lr_schedule=self.lr_schedule, ema_decay=self.ema_decay,
+            seed=self.random_state,
             device=str(device), progress=self.progress,
         )
         result = train_diffusion(
