@@ -200,14 +200,25 @@ class DiffusionDetector(BaseEstimator):
             raise ValueError("cond_channels leaves no channel to reconstruct")
         return target, cond
 
-    def _entity_key(self, entity: int | None) -> int | None:
+    def _check_entity_ids(self, ids: list[int | None]) -> list[int | None]:
+        """Entity keys of the fitted series: ints (several series, or one with ``entity=``) or [None]."""
         if self.n_entities > 0:
-            if entity is None or not 0 <= int(entity) < self.n_entities:
-                raise ValueError(f"entity must be an int in [0, n_entities={self.n_entities}); got {entity!r}")
-            return int(entity)
-        if entity is not None:
-            raise ValueError(f"entity={entity!r} given but the detector has n_entities=0")
-        return None
+            for e in ids:
+                if e is None or not 0 <= int(e) < self.n_entities:
+                    raise ValueError(f"entity IDs must be ints in [0, n_entities={self.n_entities}); got {e!r}")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"entity IDs must be distinct; got {ids}")
+        return [None if e is None else int(e) for e in ids]
+
+    def _entity_key(self, entity: int | None) -> int | None:
+        """The fitted entity that ``entity`` names; ``None`` is allowed when only one series was fitted."""
+        if entity is None and len(self.scalers_) == 1:
+            return next(iter(self.scalers_))
+        key = None if entity is None else int(entity)
+        if key not in self.scalers_:
+            raise ValueError(f"entity must be one of the fitted entities {sorted(self.scalers_, key=str)}; "
+                             f"got {entity!r}")
+        return key
 
     # -- fitting --------------------------------------------------------------------------
     def _build_model(self, n_target: int, n_cond: int) -> nn.Module:
@@ -252,14 +263,12 @@ class DiffusionDetector(BaseEstimator):
         many = isinstance(X, (list, tuple)) and len(X) > 0 and all(hasattr(x, "shape") for x in X)
         series = [self._validate_X(x, name=f"X[{i}]") for i, x in enumerate(X)] if many else [self._validate_X(X)]
         if many:
-            ids = list(range(len(series))) if entity is None else [int(e) for e in entity]
+            ids = list(range(len(series))) if entity is None else list(entity)
             if len(ids) != len(series):
                 raise ValueError(f"entity lists {len(ids)} IDs for {len(series)} series")
         else:
-            ids = [entity] if entity is not None else [0 if self.n_entities else None]
-        keys = [self._entity_key(e) for e in ids]
-        if len(set(keys)) != len(keys):
-            raise ValueError(f"entity IDs must be distinct; got {ids}")
+            ids = [entity if entity is not None else (0 if self.n_entities else None)]
+        keys = self._check_entity_ids(ids)
         n_ch = series[0].shape[1]
         if any(x.shape[1] != n_ch for x in series):
             raise ValueError(f"every series must have the same channels; got {[x.shape[1] for x in series]}")
@@ -333,11 +342,6 @@ class DiffusionDetector(BaseEstimator):
         if not hasattr(self, "model_"):
             raise ValueError("this DiffusionDetector is not fitted yet; call fit(X) first")
 
-    def _scaler(self, key: int | None) -> MinMaxScaler:
-        if key not in self.scalers_:
-            raise ValueError(f"entity {key!r} was not seen in fit; fitted entities: {sorted(self.scalers_)}")
-        return self.scalers_[key]
-
     @torch.no_grad()
     def _reconstruct_scaled(self, scaled: np.ndarray, key: int | None, batch_size: int) -> np.ndarray:
         """Reconstruction of the target channels of a scaled series (n, C): (n, n_target)."""
@@ -369,7 +373,7 @@ class DiffusionDetector(BaseEstimator):
         self._check_fitted()
         key = self._entity_key(entity)
         arr = self._validate_X(X)
-        scaler = self._scaler(key)
+        scaler = self.scalers_[key]
         scaled = scaler.transform(arr)
         target, cond = self._channels(arr.shape[1])
         scaled[:, target] = self._reconstruct_scaled(scaled, key, batch_size)
@@ -386,7 +390,7 @@ class DiffusionDetector(BaseEstimator):
         self._check_fitted()
         key = self._entity_key(entity)
         arr = self._validate_X(X)
-        scaled = self._scaler(key).transform(arr)
+        scaled = self.scalers_[key].transform(arr)
         target, _ = self._channels(arr.shape[1])
         x_hat = self._reconstruct_scaled(scaled, key, 256)
         scores = pointwise_distance(scaled[:, target], x_hat, p=self.distance, reduce="mean")
@@ -396,6 +400,6 @@ class DiffusionDetector(BaseEstimator):
 
     def predict(self, X: Any, *, entity: int | None = None) -> np.ndarray:
         """0/1 label per time step (1 = anomaly): scores above the entity's training-fitted threshold."""
-        key = self._entity_key(entity)
         self._check_fitted()
+        key = self._entity_key(entity)
         return (self.decision_function(X, entity=key) > self.thresholds_[key]).astype(int)

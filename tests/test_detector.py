@@ -137,11 +137,21 @@ def test_entities_and_condition_channels_with_diffwave():
     np.testing.assert_array_equal(recon[:, 1], series[1][:, 1])  # the command channel is an input, copied
     assert det.decision_function(series[0], entity=0).shape == (600,)
     assert set(np.unique(det.predict(series[0], entity=0))) <= {0, 1}
-    with pytest.raises(ValueError, match="entity must be an int"):
+    with pytest.raises(ValueError, match=r"entity must be one of the fitted entities \[0, 1\]; got None"):
         det.decision_function(series[0])
-    with pytest.raises(ValueError, match="entity must be an int"):
+    with pytest.raises(ValueError, match="got 5"):
         det.decision_function(series[0], entity=5)
     with pytest.raises(ValueError, match="cond_channels must index"):
         DiffusionDetector("diffwave", window=32, epochs=1, cond_channels=[3]).fit(series[0])
-    with pytest.raises(ValueError, match="n_entities=0"):
-        DiffusionDetector(window=32, epochs=1, n_steps=20, t0=5).fit(series[0][:, :1], entity=1)
+    with pytest.raises(ValueError, match=r"entity IDs must be ints in \[0, n_entities=2\)"):
+        DiffusionDetector("diffwave", window=32, epochs=1, n_entities=2).fit(series, entity=[0, 5])
+
+
+def test_several_series_without_entity_embedding():
+    """One model over several series, no entity embedding: per-series scaling and thresholds."""
+    series = [sine(300, 0) * 2, sine(300, 1) + 5]
+    det = DiffusionDetector(window=16, hop=8, epochs=2, n_steps=20, t0=5, random_state=0).fit(series)
+    assert set(det.threshold_) == {0, 1}
+    assert det.decision_function(series[1], entity=1).shape == (300,)
+    with pytest.raises(ValueError, match="fitted entities"):
+        det.predict(series[0])
