@@ -1,0 +1,313 @@
+"""Audio data for chapter 3: a synthetic machine-sound generator with faults, and a WAV loader.
+
+The generator stands in for machine recordings (the paper's audio modality); the chapter
+turns the clips into CWT scalograms with :func:`diffad_lib.wavelets.cwt_scalogram`. Readers
+with real audio use :func:`load_wav_folder` (ESC-50, UrbanSound8K or one folder per class).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from scipy import signal as sps
+
+__all__ = [
+    "FAULT_KINDS",
+    "machine_sound",
+    "inject_fault",
+    "AudioDataset",
+    "make_audio_dataset",
+    "WavFolder",
+    "load_wav_folder",
+]
+
+FaultKind = Literal["click", "freq_shift", "rubbing"]
+FAULT_KINDS: tuple[str, ...] = ("click", "freq_shift", "rubbing")
+
+
+def machine_sound(
+    duration: float,
+    *,
+    sr: int = 16_000,
+    f0: float = 120.0,
+    n_harmonics: int = 8,
+    am_depth: float = 0.2,
+    am_rate: float = 4.0,
+    noise_level: float = 0.05,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """A stationary rotating-machine hum: (round(duration * sr),) float32, peak 0.9.
+
+    ``x(t) = (1 + am_depth sin(2π am_rate t + φ)) Σ_k a_k sin(2π k f0 t + φ_k) + n(t)``:
+    harmonics k = 1..n_harmonics of ``f0`` with amplitudes ``a_k = 1/k`` (jittered by ±10 %)
+    and random phases; amplitude modulation at ``am_rate`` Hz (shaft imbalance); ``n(t)``
+    broadband noise, white noise low-passed at sr/4 (4th-order Butterworth) scaled to
+    ``noise_level`` times the harmonic part's RMS. Harmonics at or above Nyquist are dropped.
+    """
+    if not duration > 0 or not np.isfinite(duration):
+        raise ValueError(f"duration must be a finite number > 0 (seconds); got {duration!r}")
+    if not isinstance(sr, int) or sr < 8:
+        raise ValueError(f"sr must be an int >= 8 (Hz); got {sr!r}")
+    if not 0 < f0 < sr / 2:
+        raise ValueError(f"f0 must lie in (0, sr/2) = (0, {sr / 2}); got {f0!r}")
+    if not isinstance(n_harmonics, int) or n_harmonics < 1:
+        raise ValueError(f"n_harmonics must be an int >= 1; got {n_harmonics!r}")
+    if not 0 <= am_depth <= 1:
+        raise ValueError(f"am_depth must lie in [0, 1]; got {am_depth!r}")
+    if noise_level < 0:
+        raise ValueError(f"noise_level must be >= 0; got {noise_level!r}")
+    n = int(round(duration * sr))
+    t = np.arange(n) / sr  # (L,) seconds
+    k = np.arange(1, n_harmonics + 1)
+    k = k[k * f0 < sr / 2]  # (K,)
+    amps = (1.0 / k) * rng.uniform(0.9, 1.1, size=k.size)  # (K,)
+    phases = rng.uniform(0, 2 * np.pi, size=k.size)
+    tone = (amps[:, None] * np.sin(2 * np.pi * f0 * k[:, None] * t[None, :] + phases[:, None])).sum(0)  # (L,)
+    tone *= 1.0 + am_depth * np.sin(2 * np.pi * am_rate * t + rng.uniform(0, 2 * np.pi))
+    sos = sps.butter(4, 0.5, output="sos")  # cutoff sr/4 (0.5 of Nyquist)
+    noise = sps.sosfilt(sos, rng.standard_normal(n))
+    noise *= noise_level * np.sqrt(np.mean(tone**2)) / max(np.sqrt(np.mean(noise**2)), 1e-12)
+    x = tone + noise
+    return (0.9 * x / np.abs(x).max()).astype(np.float32)
+
+
+def inject_fault(
+    signal: np.ndarray,
+    *,
+    kind: FaultKind,
+    sr: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add one machine fault to a clip: (L,) -> (faulty signal (L,) float32, mask (L,) bool).
+
+    The input is not modified; ``mask`` marks the samples the fault occupies. Kinds:
+
+    * ``"click"``: 2-5 impacts (a loose part) at random times: each an exponentially
+      decaying burst of white noise, 3 ms long (time constant 0.5 ms), with peak 6-12x the
+      clip's RMS; mask = the bursts.
+    * ``"freq_shift"``: a segment of 20-40 % of the clip, played 5-15 % faster or slower
+      (resampled in time with linear interpolation), so every harmonic moves by that factor
+      (speed fluctuation, bearing slip); mask = the segment.
+    * ``"rubbing"``: over a segment of 30-60 %, band-pass noise (sr/8 to sr/4,
+      4th-order Butterworth) gated by a half-wave rectified sine at 5-15 Hz (contact once per
+      revolution), RMS 0.5-1x the clip's RMS; mask = the segment.
+    """
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"kind must be one of {list(FAULT_KINDS)}; got {kind!r}")
+    x = np.asarray(signal, dtype=np.float64)
+    if x.ndim != 1 or x.size < 64:
+        raise ValueError(f"signal must have shape (L,) with L >= 64; got {np.shape(signal)}")
+    if not isinstance(sr, int) or sr < 8:
+        raise ValueError(f"sr must be an int >= 8 (Hz); got {sr!r}")
+    n = x.size
+    rms = max(float(np.sqrt(np.mean(x**2))), 1e-6)
+    out = x.copy()
+    mask = np.zeros(n, dtype=bool)
+
+    def segment(lo: float, hi: float) -> tuple[int, int]:
+        length = max(8, int(rng.uniform(lo, hi) * n))
+        start = int(rng.integers(0, n - length + 1))
+        return start, start + length
+
+    if kind == "click":
+        burst = max(4, int(0.003 * sr))
+        env = np.exp(-np.arange(burst) / max(0.0005 * sr, 1.0))  # (burst,)
+        for _ in range(int(rng.integers(2, 6))):
+            start = int(rng.integers(0, n - burst))
+            wave = rng.standard_normal(burst) * env
+            out[start : start + burst] += rng.uniform(6.0, 12.0) * rms * wave / np.abs(wave).max()
+            mask[start : start + burst] = True
+    elif kind == "freq_shift":
+        a, b = segment(0.2, 0.4)
+        factor = 1.0 + rng.choice([-1.0, 1.0]) * rng.uniform(0.05, 0.15)
+        pos = a + np.arange(b - a) * factor  # (b - a,) read positions in the original clip
+        out[a:b] = np.interp(np.minimum(pos, n - 1), np.arange(n), x)
+        mask[a:b] = True
+    else:  # "rubbing"
+        a, b = segment(0.3, 0.6)
+        sos = sps.butter(4, [0.25, 0.5], btype="bandpass", output="sos")  # sr/8 .. sr/4
+        noise = sps.sosfilt(sos, rng.standard_normal(b - a))
+        gate = np.maximum(np.sin(2 * np.pi * rng.uniform(5, 15) * np.arange(b - a) / sr), 0.0)
+        rub = noise * gate
+        rub *= rng.uniform(0.5, 1.0) * rms / max(float(np.sqrt(np.mean(rub**2))), 1e-12)
+        out[a:b] += rub
+        mask[a:b] = True
+    return out.astype(np.float32), mask
+
+
+@dataclass(frozen=True)
+class AudioDataset:
+    """Machine-sound anomaly-detection split (see :func:`make_audio_dataset`)."""
+
+    train: np.ndarray  # (n_train, L) float32 normal clips
+    test: np.ndarray  # (n_test, L) float32
+    labels: np.ndarray  # (n_test,) int64, 1 = faulty
+    masks: np.ndarray  # (n_test, L) bool sample-wise ground truth
+    kinds: tuple[str, ...]  # (n_test,) fault kind per test clip, "normal" for normal ones
+    sr: int  # sampling rate, Hz
+
+
+def make_audio_dataset(
+    *,
+    n_train: int = 64,
+    n_test: int = 64,
+    anomaly_fraction: float = 0.5,
+    duration: float = 1.0,
+    sr: int = 16_000,
+    f0: float = 120.0,
+    f0_jitter: float = 0.02,
+    n_harmonics: int = 8,
+    am_depth: float = 0.2,
+    noise_level: float = 0.05,
+    kinds: tuple[str, ...] = FAULT_KINDS,
+    seed: int = 0,
+) -> AudioDataset:
+    """Normal training clips and a labelled test set of one synthetic machine.
+
+    Every clip is a fresh :func:`machine_sound` whose fundamental is drawn from
+    ``f0 * (1 ± f0_jitter)`` (normal operating variation). ``round(anomaly_fraction *
+    n_test)`` test clips, chosen at random, get one fault; kinds cycle through ``kinds``
+    in shuffled order.
+    """
+    if not 0.0 <= anomaly_fraction <= 1.0:
+        raise ValueError(f"anomaly_fraction must lie in [0, 1]; got {anomaly_fraction!r}")
+    bad = [k for k in kinds if k not in FAULT_KINDS]
+    if not kinds or bad:
+        raise ValueError(f"kinds must be a non-empty subset of {list(FAULT_KINDS)}; got {kinds!r}")
+    rng = np.random.default_rng(seed)
+
+    def clip() -> np.ndarray:
+        f = f0 * (1.0 + rng.uniform(-f0_jitter, f0_jitter))
+        return machine_sound(duration, sr=sr, f0=f, n_harmonics=n_harmonics, am_depth=am_depth,
+                             noise_level=noise_level, rng=rng)
+
+    train = np.stack([clip() for _ in range(n_train)])  # (N, L)
+    test = np.stack([clip() for _ in range(n_test)])  # (M, L)
+    n_anom = int(round(anomaly_fraction * n_test))
+    anomalous = rng.permutation(n_test)[:n_anom]
+    labels = np.zeros(n_test, dtype=np.int64)
+    masks = np.zeros(test.shape, dtype=bool)
+    names = ["normal"] * n_test
+    order = [kinds[i % len(kinds)] for i in rng.permutation(n_anom)]
+    for idx, kind in zip(anomalous, order, strict=True):
+        test[idx], masks[idx] = inject_fault(test[idx], kind=kind, sr=sr, rng=rng)
+        labels[idx] = 1
+        names[idx] = kind
+    return AudioDataset(train=train, test=test, labels=labels, masks=masks, kinds=tuple(names), sr=sr)
+
+
+# --------------------------------------------------------------------------------------------
+# WAV folders
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WavFolder:
+    """Clips of a WAV collection (see :func:`load_wav_folder`)."""
+
+    signals: tuple[np.ndarray, ...]  # N mono float32 clips (L_i,), lengths may differ
+    sr: int  # sampling rate of every clip, Hz
+    labels: np.ndarray  # (N,) int64 class id (ESC-50 target, UrbanSound8K classID, or folder index)
+    categories: tuple[str, ...]  # (N,) class name of each clip
+    folds: np.ndarray  # (N,) int64 cross-validation fold (0 when the layout has none)
+    files: tuple[str, ...]  # (N,) paths of the clips
+
+    def stack(self, length: int) -> np.ndarray:
+        """All clips cut or zero-padded at the end to ``length`` samples: (N, length) float32."""
+        if not isinstance(length, int) or length < 1:
+            raise ValueError(f"length must be an int >= 1; got {length!r}")
+        out = np.zeros((len(self.signals), length), dtype=np.float32)
+        for i, s in enumerate(self.signals):
+            out[i, : min(length, s.size)] = s[:length]
+        return out
+
+
+def _read_wav(path: Path, sr: int | None) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (L, channels)
+    x = data.mean(axis=1)  # (L,) mono
+    if sr is not None and rate != sr:
+        g = np.gcd(int(rate), int(sr))
+        x = sps.resample_poly(x, sr // g, rate // g).astype(np.float32)
+        rate = sr
+    return x.astype(np.float32), int(rate)
+
+
+def load_wav_folder(
+    root: str | Path,
+    *,
+    metadata_csv: str | Path | None = None,
+    sr: int | None = None,
+) -> WavFolder:
+    """Read a WAV collection in the ESC-50, UrbanSound8K or one-folder-per-class layout.
+
+    * ESC-50 (Piczak 2015): ``<root>/meta/esc50.csv`` with columns ``filename, fold, target,
+      category``; clips in ``<root>/audio/<filename>``.
+    * UrbanSound8K (Salamon et al. 2014): ``<root>/metadata/UrbanSound8K.csv`` with columns
+      ``slice_file_name, fold, classID, class``; clips in ``<root>/audio/fold<fold>/``.
+    * otherwise ``<root>/<class>/*.wav``, class ids in sorted folder order, fold 0.
+
+    ``metadata_csv`` overrides where the CSV is looked for (its columns pick the layout).
+    Multi-channel clips are averaged to mono; with ``sr`` every clip is resampled to it
+    (polyphase), otherwise all clips must share one rate.
+    """
+    import pandas as pd
+
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"root must be an existing folder; got {root}")
+    csv = Path(metadata_csv) if metadata_csv is not None else None
+    if csv is None:
+        for candidate in (root / "meta" / "esc50.csv", root / "metadata" / "UrbanSound8K.csv"):
+            if candidate.is_file():
+                csv = candidate
+                break
+    if csv is not None:
+        if not csv.is_file():
+            raise ValueError(f"metadata_csv must be an existing file; got {csv}")
+        meta = pd.read_csv(csv)
+        if {"filename", "fold", "target", "category"} <= set(meta.columns):  # ESC-50
+            files = [root / "audio" / f for f in meta["filename"]]
+            labels, names = meta["target"].to_numpy(), meta["category"].astype(str).tolist()
+        elif {"slice_file_name", "fold", "classID", "class"} <= set(meta.columns):  # UrbanSound8K
+            files = [root / "audio" / f"fold{k}" / f for f, k in zip(meta["slice_file_name"], meta["fold"],
+                                                                   strict=True)]
+            labels, names = meta["classID"].to_numpy(), meta["class"].astype(str).tolist()
+        else:
+            raise ValueError(
+                "metadata_csv must have the ESC-50 columns (filename, fold, target, category) or the "
+                f"UrbanSound8K columns (slice_file_name, fold, classID, class); got {list(meta.columns)}"
+            )
+        folds = meta["fold"].to_numpy()
+    else:
+        classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+        files, labels, names = [], [], []
+        for i, c in enumerate(classes):
+            for f in sorted((root / c).glob("*.wav")):
+                files.append(f)
+                labels.append(i)
+                names.append(c)
+        folds = np.zeros(len(files), dtype=np.int64)
+    if len(files) == 0:
+        raise ValueError(f"no WAV files found under {root}")
+    signals, rates = [], set()
+    for f in files:
+        if not f.is_file():
+            raise ValueError(f"metadata lists {f}, which does not exist")
+        x, rate = _read_wav(f, sr)
+        signals.append(x)
+        rates.add(rate)
+    if len(rates) > 1:
+        raise ValueError(f"clips have different sampling rates {sorted(rates)}; pass sr= to resample")
+    return WavFolder(
+        signals=tuple(signals),
+        sr=rates.pop(),
+        labels=np.asarray(labels, dtype=np.int64),
+        categories=tuple(names),
+        folds=np.asarray(folds, dtype=np.int64),
+        files=tuple(str(f) for f in files),
+    )
