@@ -92,6 +92,19 @@ def ddim_step(
     return x_prev
 
 
+def _clip_prediction(schedule: NoiseSchedule, x_t: torch.Tensor, eps: torch.Tensor, t: int, clip: float):
+    """ε̂ re-derived from the clipped x̂_0, so any step below uses x̂_0 ∈ [−clip, clip].
+
+    Every step's mean can be written through x̂_0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t; replacing ε̂ by
+    (x_t − √ᾱ_t · clip(x̂_0))/√(1 − ᾱ_t) gives the same step with the clipped x̂_0.
+    """
+    tt = _timestep(t, x_t)
+    sqrt_ab = _gather(schedule.sqrt_alphas_cumprod, tt, x_t)
+    sqrt_1m_ab = _gather(schedule.sqrt_one_minus_alphas_cumprod, tt, x_t)
+    x0 = ((x_t - sqrt_1m_ab * eps) / sqrt_ab).clamp(-clip, clip)
+    return (x_t - sqrt_ab * x0) / sqrt_1m_ab
+
+
 def timestep_sequence(t_start: int, steps: int) -> list[int]:
     """Descending, evenly spaced timesteps from ``t_start`` to 0 with ``steps`` entries."""
     if steps < 1:
@@ -120,7 +133,8 @@ def denoise(
     """Run the reverse process from ``x_t`` at step ``t_start`` down to x_0.
 
     ``method="ddpm"`` takes every step (Algorithm 2); ``"ddim"`` takes ``steps`` evenly spaced
-    steps (all when ``None``). ``clip`` bounds x̂ after each step (e.g. 1.0 for data in [-1, 1]).
+    steps (all when ``None``). ``clip`` bounds the predicted x̂_0 to [−clip, clip] at every step
+    (Ho et al. clip to [−1, 1] for data scaled there); the noisy state itself is never clipped.
     If ``trajectory`` lists timestep indices, also returns ``{t: x_t}`` snapshots (on the CPU),
     where the key ``-1`` denotes the final x_0.
     """
@@ -139,14 +153,14 @@ def denoise(
         snaps[t_start] = x.detach().cpu()
     for i, t in enumerate(tqdm(seq, desc="denoise", disable=not progress, leave=False)):
         eps = eps_fn(x, _timestep(t, x), **kwargs)  # (B, ...)
+        if clip is not None:
+            eps = _clip_prediction(schedule, x, eps, t, clip)
         if method == "ddpm":
             t_prev = t - 1
             x = ddpm_step(schedule, x, eps, t, variance=variance, generator=generator)
         else:
             t_prev = seq[i + 1] if i + 1 < len(seq) else -1
             x = ddim_step(schedule, x, eps, t, t_prev, eta=eta, generator=generator)
-        if clip is not None:
-            x = x.clamp(-clip, clip)
         if t_prev in keep:
             snaps[t_prev] = x.detach().cpu()
     return (x, snaps) if trajectory is not None else x

@@ -76,13 +76,14 @@ lr = 1e-3  # peak learning rate (AdamW, warm-up then cosine decay)
 t0 = 100  # reconstruction noise level: inputs are noised t0 steps and denoised back
 sample_steps = 50  # DDIM steps used by the reconstruction
 val_fraction = 0.2  # last fraction of the training series held out to fit the threshold
+pot_risk = 1e-4  # false-alarm risk of the POT threshold (second threshold rule, fitted on the same data)
 test_length = 5000  # length of each test series
 anomaly_counts = [1, 10, 100, 500]  # injected anomalous points (the paper's Table 1)
 anomaly_magnitude = [0.5, 1.0]  # |offset| of an anomalous point, uniform in this range (amplitude 1)
 n_repeats = 3  # test series per anomaly count (results are averaged)
 sweep_windows = [16, 32, 64, 128]  # window lengths of the sequence-length sweep
 sweep_epochs = 300  # training epochs per window length in the sweep
-threads = 0  # torch CPU threads (0: torch's default)
+threads = 1  # torch CPU threads (0: torch default); small models run fastest on one
 
 # %%
 if threads:
@@ -256,7 +257,10 @@ plt.show()
 # (recall). A detector can buy recall with false alarms, so the table also gives precision,
 # F1, the false-positive rate (FPR), ROC-AUC, PR-AUC, VUS-PR {cite}`paparrizos2022volume` and
 # point-adjusted F1 {cite}`xu2018unsupervised` (identical to F1 here: every anomaly is a single
-# point, so adjustment has nothing to extend). Baselines: Isolation Forest
+# point, so adjustment has nothing to extend). Besides the three-sigma rule we fit a second
+# threshold on the same held-out normal scores: peaks-over-threshold (POT), which models the
+# tail of the normal scores with a generalised Pareto distribution and places the threshold at
+# a false-alarm risk of {glue:text}`ch1_pot_risk` per point. Baselines: Isolation Forest
 # {cite}`liu2008isolation` on sliding windows (the paper's reference [1]) and a random score,
 # each thresholded by the same rule on the same held-out normal data.
 
@@ -270,6 +274,9 @@ paper_accuracy = {1: 100.0, 10: 90.0, 100: 88.0, 500: 85.0}
 
 n_val = int(round(val_fraction * n_train))
 fit_part, val_part = train_series[: n_train - n_val], train_series[n_train - n_val :]
+val_scores = detector.decision_function(val_part)
+pot_threshold = fit_threshold(val_scores, method="pot", risk=pot_risk)
+glue("ch1_pot_risk", f"{pot_risk:g}")
 baselines = {
     "Isolation Forest": make_baseline("iforest", window=16, stride=1, random_state=seed),
     "random score": make_baseline("random", seed=seed),
@@ -287,7 +294,9 @@ for k in anomaly_counts:
         clean = sine_series(test_length, period=period, noise_std=noise_std, rng=test_rng)
         x_test, y_test = inject_point_anomalies(clean, k, magnitude=tuple(anomaly_magnitude), margin=window,
                                                 rng=test_rng)
-        scores = {"diffusion (MLP)": (detector.decision_function(x_test), detector.threshold_)}
+        diff_scores = detector.decision_function(x_test)
+        scores = {"diffusion (MLP)": (diff_scores, detector.threshold_),
+                  "diffusion (MLP), POT": (diff_scores, pot_threshold)}
         for name, base in baselines.items():
             scores[name] = (base.decision_function(x_test[:, None]), baseline_thresholds[name])
         for name, (s, thr) in scores.items():
@@ -299,7 +308,7 @@ for k in anomaly_counts:
 results = pd.DataFrame(rows)
 mean = results.groupby(["anomalies", "method"], sort=False).mean(numeric_only=True).drop(columns="repeat")
 table1 = pd.DataFrame({
-    "paper accuracy (%)": [paper_accuracy.get(k, np.nan) if m == "diffusion (MLP)" else np.nan
+    "paper accuracy (%)": [paper_accuracy.get(k, np.nan) if m.startswith("diffusion") else np.nan
                            for k, m in mean.index],
     "detected (recall, %)": 100 * mean["recall"],
     "precision": mean["precision"],
@@ -323,31 +332,56 @@ table1.round(3)
 # ```
 
 # %%
-diff_rows = table1.xs("diffusion (MLP)", level="method")
 if_rows = table1.xs("Isolation Forest", level="method")
-meets_paper = all(diff_rows.loc[k, "detected (recall, %)"] >= paper_accuracy[k] for k in paper_accuracy
-                  if k in diff_rows.index)
-precision_ok = bool((diff_rows["precision"] >= if_rows["precision"] - 1e-12).all())
-lines = [
-    f"- Detected fraction (the paper's accuracy) for k = {', '.join(str(k) for k in diff_rows.index)}: "
-    + ", ".join(f"{v:.1f} %" for v in diff_rows["detected (recall, %)"])
-    + " (paper: " + ", ".join(f"{paper_accuracy[k]:.0f} %" for k in diff_rows.index if k in paper_accuracy) + ").",
-    "- " + ("At or above the paper's figure for every k." if meets_paper else
-            "**Below the paper's figure for at least one k** — see the score plots below for why."),
-    "- Precision " + ("is no worse than Isolation Forest's for every k." if precision_ok else
-                      "**is worse than Isolation Forest's for at least one k**."),
-    f"- Mean false-positive rate of the diffusion detector: {diff_rows['FPR (%)'].mean():.2f} %.",
-]
+lines = []
+verdict = {}
+for rule in ("diffusion (MLP)", "diffusion (MLP), POT"):
+    rows_r = table1.xs(rule, level="method")
+    meets = all(rows_r.loc[k, "detected (recall, %)"] >= paper_accuracy[k] for k in paper_accuracy if k in rows_r.index)
+    prec_ok = bool((rows_r["precision"] >= if_rows["precision"] - 1e-12).all())
+    verdict[rule] = (meets, prec_ok)
+    name = "three-sigma" if rule == "diffusion (MLP)" else "POT"
+    lines += [
+        f"- **{name} threshold** — detected (the paper's accuracy) for k = "
+        + ", ".join(f"{k}: {v:.1f} %" for k, v in rows_r["detected (recall, %)"].items())
+        + " (paper: " + ", ".join(f"{paper_accuracy[k]:.0f} %" for k in rows_r.index if k in paper_accuracy) + "); "
+        + ("at or above the paper for every k" if meets else "**below the paper for at least one k**") + "; "
+        + ("precision no worse than Isolation Forest's for every k" if prec_ok
+           else "**precision below Isolation Forest's for at least one k**")
+        + f"; mean false-positive rate {rows_r['FPR (%)'].mean():.2f} %.",
+    ]
+meets_paper, precision_ok = verdict["diffusion (MLP)"]
 glue("ch1_meets_paper", "yes" if meets_paper else "no")
 glue("ch1_precision_ok", "yes" if precision_ok else "no")
+glue("ch1_meets_paper_pot", "yes" if verdict["diffusion (MLP), POT"][0] else "no")
+glue("ch1_precision_ok_pot", "yes" if verdict["diffusion (MLP), POT"][1] else "no")
 display(Markdown("**What this run shows**\n\n" + "\n".join(lines)))
 
 # %% [markdown]
-# The plots show the test series and the score for one series per count, with the threshold
-# and the injected points. With few anomalies, every injected point towers over the threshold.
-# As $k$ grows, a window holds several anomalies at once; the reconstruction of a window is
-# pulled towards its anomalous points, so their residuals shrink and some fall below the
-# threshold — the same degradation the paper's accuracy column shows.
+# Why do the two rules differ? Both look only at the scores of held-out *normal* data. The
+# three-sigma rule assumes those scores are roughly Gaussian; reconstruction errors are not —
+# they are non-negative with a long right tail — so $\mu + 3\sigma$ sits inside the tail and a
+# fixed fraction of normal points crosses it. On a series with a single anomaly those false
+# alarms dominate precision even when the anomaly has the highest score of all (compare
+# ROC-AUC and PR-AUC, which do not depend on the threshold). POT models the tail itself.
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.hist(val_scores, bins=60, color="C0", alpha=0.8)
+ax.set_yscale("log")
+ax.axvline(detector.threshold_, color="k", ls="--", label=f"three-sigma = {detector.threshold_:.3f}")
+ax.axvline(pot_threshold, color="C3", ls="-.", label=f"POT (risk {pot_risk:g}) = {pot_threshold:.3f}")
+ax.set(xlabel="|x − x̂| on held-out normal data", ylabel="count (log)", title="normal scores and the two thresholds")
+ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The plots show the score for one test series per count, with the three-sigma threshold and
+# the injected points. As $k$ grows, a window holds several anomalies at once and its
+# reconstruction is pulled towards them, so their residuals shrink and normal neighbours'
+# residuals grow — the mechanism behind the paper's falling accuracy column. Whether that
+# costs detections in this run can be read from the table above.
 
 # %%
 fig, axes = plt.subplots(len(examples), 1, figsize=(12, 2.2 * len(examples)), sharex=True)
@@ -368,7 +402,8 @@ plt.show()
 # ## Shorter sequences are generated more faithfully
 #
 # The paper remarks that the model generates short sequences more faithfully than long ones.
-# We retrain the same MLP for {glue:text}`ch1_sweep_epochs` epochs at each window length and
+# We retrain the same MLP for {glue:text}`ch1_sweep_epochs` epochs at each window length (same hop, so
+# about the same number of windows and optimisation steps for every length) and
 # measure (a) the reconstruction error $|x - \hat x|$ on a clean test series at $t_0$ and
 # (b) the sine-fit residual of 16 windows generated from pure noise.
 
@@ -378,7 +413,7 @@ clean_test = sine_series(test_length, period=period, noise_std=noise_std, rng=np
 sweep = []
 for L in sweep_windows:
     det_L = dl.DiffusionDetector(
-        "mlp", model_params={"hidden": hidden, "n_layers": n_layers}, window=L, hop=max(1, L // 16), n_steps=n_steps,
+        "mlp", model_params={"hidden": hidden, "n_layers": n_layers}, window=L, hop=hop, n_steps=n_steps,
         t0=t0, sampler="ddim", sample_steps=sample_steps, epochs=sweep_epochs, batch_size=batch_size, lr=lr,
         warmup_frac=0.05, random_state=seed,
     ).fit(train_series)
@@ -420,9 +455,10 @@ plt.show()
 # - Reconstructing from a partially noised input ($t_0$ steps, never pure noise) and
 #   thresholding $|x - \hat x|$ at three sigma of normal scores detects isolated anomalous
 #   points; Table 1 shows how detection degrades as anomalies crowd the windows, with the
-#   honest metrics beside the paper's accuracy. Did this run meet the paper's accuracy figures?
-#   {glue:text}`ch1_meets_paper`. Precision at least Isolation Forest's?
-#   {glue:text}`ch1_precision_ok`.
+#   honest metrics beside the paper's accuracy. With the three-sigma threshold: paper's
+#   accuracy met for every k? {glue:text}`ch1_meets_paper`; precision at least Isolation
+#   Forest's? {glue:text}`ch1_precision_ok`. With the POT threshold: {glue:text}`ch1_meets_paper_pot`
+#   and {glue:text}`ch1_precision_ok_pot`.
 # - This run used the {glue:text}`ch1_profile` profile; training took
 #   {glue:text}`ch1_train_seconds` s.
 #

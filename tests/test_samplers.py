@@ -113,3 +113,21 @@ def test_bad_arguments():
         denoise(fn, s, torch.zeros(1, 1, 2), 5, method="ddpm", steps=2)
     with pytest.raises(ValueError, match="t0"):
         reconstruct(fn, s, torch.zeros(1, 1, 2), t0=11)
+
+
+def test_clip_bounds_the_predicted_x0_not_the_state():
+    """With clip, a DDIM step to x_0 returns the clipped prediction; an unclipped one exceeds it."""
+    s = NoiseSchedule(50)
+
+    def wild(x_t, t):  # predicts noise that implies |x̂_0| >> 1
+        return -50 * torch.ones_like(x_t)
+
+    x_t = torch.zeros(2, 1, 4)
+    free = denoise(wild, s, x_t, 10, method="ddim", steps=1)
+    clipped = denoise(wild, s, x_t, 10, method="ddim", steps=1, clip=1.0)
+    assert float(free.abs().max()) > 1.0
+    torch.testing.assert_close(clipped, torch.ones_like(clipped))
+    # intermediate states keep their noise scale: x_T is not clipped
+    g = torch.Generator().manual_seed(0)
+    x = sample(gaussian_oracle(s), s, (1000, 1, 1), generator=g, clip=3.0, trajectory=[49])[1][49]
+    assert float(x.abs().max()) > 2.0
