@@ -42,6 +42,33 @@ def chapters(root: Path | None = None) -> dict[str, Path]:
     return out
 
 
+def toc_chapters(root: Path | None = None) -> list[str]:
+    """Chapter ids in the order ``_toc.yml`` lists their executed notebooks (``book/chapters/<stem>``)."""
+    root = root or repo_root()
+    with open(root / "_toc.yml") as fh:
+        toc = yaml.safe_load(fh)
+    files: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    stems = [Path(f).name for f in files if Path(f).parent.as_posix() == "book/chapters"]
+    table = chapters(root)
+    by_stem = {path.stem: key for key, path in table.items()}
+    missing = [s for s in stems if s not in by_stem]
+    if missing:
+        raise FileNotFoundError(f"_toc.yml lists {missing} but notebooks/ has no such chapter")
+    return [by_stem[s] for s in stems]
+
+
 def resolve_chapter(chapter: str, root: Path | None = None) -> Path:
     """Accept ``"01"``, ``"1"``, ``"01_sine_mlp"`` or a path; raise ``ValueError`` listing the chapters."""
     table = chapters(root)
@@ -153,16 +180,17 @@ def build_book(
     *, profile: str = "default", chapter_ids: list[str] | None = None, strict: bool = False,
     root: Path | None = None, execute: bool = True,
 ) -> Path:
-    """Execute every chapter (then the reproducibility page) and build the HTML book.
+    """Execute every chapter listed in ``_toc.yml`` (the reproducibility page last) and build the book.
 
     ``strict`` turns Sphinx warnings into errors (``-W -n --keep-going``). Returns the path of
     ``_build/html/index.html``.
     """
     root = root or repo_root()
     table = chapters(root)
-    ids = chapter_ids or [k for k in table if k != "reproducibility"]
+    listed = toc_chapters(root)
+    ids = chapter_ids or [k for k in listed if k != "reproducibility"]
     if execute:
-        order = ids + (["reproducibility"] if "reproducibility" in table else [])
+        order = ids + (["reproducibility"] if "reproducibility" in listed else [])
         for i, key in enumerate(order, 1):
             print(f"[{i}/{len(order)}] executing {table[key].stem} (profile {profile}) ...", flush=True)
             start = time.perf_counter()

@@ -50,3 +50,9 @@ def test_cli_params_lists_parameters(capsys):
     assert cli.main(["params", "01"]) == 0
     out = capsys.readouterr().out
     assert "epochs = 2000" in out and "profile smoke" in out
+
+
+def test_toc_lists_executable_chapters_in_order():
+    ids = runner.toc_chapters()
+    assert ids[0] == "01" and ids[-1] == "reproducibility"
+    assert all(key in runner.chapters() for key in ids)
