@@ -10,6 +10,7 @@ wall time), which the reproducibility page reads.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -165,10 +166,20 @@ def run_chapter(
     with tempfile.TemporaryDirectory() as tmp:
         ipynb = to_ipynb(source, Path(tmp) / (source.stem + ".ipynb"))
         start = time.perf_counter()
-        papermill.execute_notebook(
-            str(ipynb), str(out), parameters=params, kernel_name="python3", cwd=str(source.parent),
-            progress_bar=progress, report_mode=False,
-        )
+        # Figures must be captured as inline PNG outputs whatever backend the caller's shell set
+        # (e.g. MPLBACKEND=Agg in CI); the kernel inherits this process's environment.
+        previous = os.environ.get("MPLBACKEND")
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        try:
+            papermill.execute_notebook(
+                str(ipynb), str(out), parameters=params, kernel_name="python3", cwd=str(source.parent),
+                progress_bar=progress, report_mode=False,
+            )
+        finally:
+            if previous is None:
+                os.environ.pop("MPLBACKEND", None)
+            else:
+                os.environ["MPLBACKEND"] = previous
         elapsed = time.perf_counter() - start
     record = {"chapter": source.stem, "profile": profile, "parameters": params, "seconds": round(elapsed, 1),
               "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
