@@ -11,6 +11,7 @@ diffad params 01
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 
 from diffad_lib import runner
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"diffad: error: {exc}", file=sys.stderr)
         return 2
+    except subprocess.CalledProcessError as exc:
+        print(f"diffad: the book build failed (exit {exc.returncode}); see the Sphinx messages above", file=sys.stderr)
+        return 1
     except Exception as exc:  # a failing cell: papermill saved the partial notebook with the traceback
         if type(exc).__name__ != "PapermillExecutionError":
             raise
