@@ -46,7 +46,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: no ipywidgets needed in notebooks
 
 from diffad_lib._validation import check_choice
 
