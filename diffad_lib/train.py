@@ -115,6 +115,7 @@ def train_diffusion(
     conditions: Mapping[str, torch.Tensor] | None = None,
     param_groups: list[dict[str, Any]] | None = None,
     callback: Callable[[int, nn.Module], None] | None = None,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place to predict the noise added to the windows ``x``.
 
@@ -133,6 +134,9 @@ def train_diffusion(
         defaults to all parameters with ``config.weight_decay``.
     callback : callable(epoch, model), optional
         Called after each epoch (1-based) with the current (EMA if enabled) model.
+    loss_fn : callable, optional
+        ``loss_fn(model, schedule, x0, *, generator, model_kwargs) -> scalar``; defaults to
+        :func:`diffusion_loss`. Lets a chapter add terms (e.g. a feature loss) without a second loop.
 
     Returns
     -------
@@ -193,7 +197,7 @@ def train_diffusion(
             for g in optimizer.param_groups:
                 g["lr"] = g["peak_lr"] * factor
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = diffusion_loss(
+                loss = (loss_fn or diffusion_loss)(
                     model, schedule, x[idx], generator=generator,
                     model_kwargs={k: v[idx] for k, v in conditions.items()},
                 )

@@ -38,3 +38,35 @@ def test_chapter_01_smoke(tmp_path):
     record = json.loads(out.with_suffix(".run.json").read_text())
     assert record["profile"] == "smoke" and record["parameters"]["profile"] == "smoke"
 
+
+@pytest.mark.slow
+def test_chapter_03_smoke(tmp_path):
+    out = runner.run_chapter("03", profile="smoke", output=tmp_path / "03.ipynb", progress=False)
+    nb = json.loads(out.read_text())
+    outputs = list(_outputs(nb))
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    n_png = sum("image/png" in o.get("data", {}) for o in outputs)
+    assert n_png >= 5  # patches, wavelet pyramid, reconstructions + maps, λ curve, scalograms
+    # glue(..., display=False) stores its MIME bundle under the "application/papermill.record/" prefix
+    glued = {o["metadata"]["scrapbook"]["name"]: {k.rsplit("/", 2)[-2] + "/" + k.rsplit("/", 2)[-1]: v
+                                                  for k, v in o["data"].items()}
+             for o in outputs if "scrapbook" in o.get("metadata", {})}
+    assert {"ch3_table1", "ch3_table2", "ch3_table3", "ch3_lam_table", "ch3_audio_table", "ch3_seconds"} <= set(glued)
+    table1 = glued["ch3_table1"]["text/html"]
+    for method in ("full model", "plain DDPM U-Net", "conv. autoencoder", "feature kNN", "random score"):
+        assert f">{method}<" in table1, method
+    assert "image AUROC" in table1 and "pixel AUROC" in table1
+    table2 = glued["ch3_table2"]["text/html"]
+    for column in ("F1", "F1-PA", "ROC-AUC", "PR-AUC", "VUS-PR"):
+        assert f">{column}<" in table2, column
+    for method in ("wavelet U-Net 1-D (diffusion)", "random score", "Isolation Forest"):
+        assert f">{method}<" in table2, method
+    assert ">NAB<" in table2 and ">UCR<" in table2
+    table3 = glued["ch3_table3"]["text/html"]
+    for variant in ("− wavelet", "− MHA", "− adapter", "− hybrid embedding", "not available"):
+        assert variant in table3, variant
+    audio = glued["ch3_audio_table"]["text/html"]
+    for kind in ("click", "freq_shift", "rubbing"):
+        assert f">{kind}<" in audio, kind
+    record = json.loads(out.with_suffix(".run.json").read_text())
+    assert record["profile"] == "smoke" and record["parameters"]["profile"] == "smoke"

@@ -120,3 +120,17 @@ def test_mlp_contract_and_build_model_errors():
         build_model("mlp", widht=3)
     with pytest.raises(ValueError, match="model must be one of"):
         build_model("transformer")
+
+
+def test_custom_loss_fn_is_used_by_the_one_loop():
+    calls = []
+
+    def doubled(model, schedule, x0, *, generator=None, model_kwargs=None):
+        calls.append(x0.shape[0])
+        return 2 * diffusion_loss(model, schedule, x0, generator=generator, model_kwargs=model_kwargs)
+
+    cfg = TrainConfig(epochs=2, batch_size=16, progress=False)
+    base = train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=cfg)
+    twice = train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=cfg, loss_fn=doubled)
+    assert sum(calls) == 2 * 64
+    assert twice.losses[0] == pytest.approx(2 * base.losses[0], rel=1e-5)
