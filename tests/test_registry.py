@@ -171,3 +171,16 @@ def test_download_path_uses_pooch_with_known_hash(tmp_path, monkeypatch):
     assert load_ucr(1, root=root).train_end == 35000
     reg.prepare(["ucr"], root=root, progress=False)
     assert len(calls) == 20  # second call downloads nothing
+
+
+def test_download_failure_names_the_file_and_the_mirror_option(tmp_path, monkeypatch):
+    import pooch
+    import requests
+
+    def offline(url, **kwargs):
+        raise requests.exceptions.ConnectionError("name resolution failed")
+
+    monkeypatch.delenv("DIFFAD_DATA_MIRROR", raising=False)
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    with pytest.raises(FileNotFoundError, match=r"could not download ucr_anomaly/.*--mirror PATH"):
+        reg.prepare(["ucr"], root=tmp_path, progress=False)

@@ -266,6 +266,11 @@ def _download(entry: RegistryFile, dst: Path, progress: bool) -> None:
             f"checksum mismatch downloading {entry.path} from {entry.url}: expected sha256 "
             f"{entry.sha256} ({exc}); the upstream file changed - use a mirror (mirror=PATH)"
         ) from exc
+    except OSError as exc:  # requests' ConnectionError and timeouts derive from OSError
+        raise FileNotFoundError(
+            f"could not download {entry.path} from {entry.url} ({type(exc).__name__}); without network "
+            f"access, point at a local mirror: `diffad data prepare --mirror PATH` or $DIFFAD_DATA_MIRROR"
+        ) from exc
 
 
 # --------------------------------------------------------------------------- marker
