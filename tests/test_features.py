@@ -149,3 +149,37 @@ def test_mobilenet_loads_local_weights_and_is_frozen(tmp_path):
     with torch.no_grad():
         ref = reference.features[:2](h)
     torch.testing.assert_close(feats[0], ref)
+
+
+def test_mobilenet_loading_code_with_a_stand_in_torchvision(tmp_path, monkeypatch):
+    """Exercises our loader end to end where torchvision cannot be installed (it must match the
+    torch build): a stand-in ``torchvision.models.mobilenet_v3_small`` with a ``.features``
+    sequence, weights written by the test, loaded with weights_only=True and frozen."""
+    import sys
+    import types
+
+    def mobilenet_v3_small(weights=None):
+        assert weights is None  # the loader must never ask torchvision to download
+        net = torch.nn.Module()
+        net.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        )
+        return net
+
+    fake = types.ModuleType("torchvision")
+    fake.models = types.SimpleNamespace(mobilenet_v3_small=mobilenet_v3_small, mobilenet_v3_large=mobilenet_v3_small)
+    monkeypatch.setitem(sys.modules, "torchvision", fake)
+    torch.manual_seed(1)
+    reference = mobilenet_v3_small().eval()
+    reference.features[1].running_mean.uniform_(-0.5, 0.5)  # non-default buffers must load too
+    weights = tmp_path / "mobilenet_v3_small.pth"
+    torch.save(reference.state_dict(), weights)
+    f = mobilenet_v3_features(weights, layers=(0, 2))
+    assert not any(p.requires_grad for p in f.parameters())
+    f.train()  # BatchNorm stays on the loaded statistics
+    x = _x((2, 1, 16, 16)).clamp(-1, 1)
+    feats = f(x)
+    h = ((x.expand(-1, 3, -1, -1) + 1) / 2 - f.mean) / f.std
+    with torch.no_grad():
+        torch.testing.assert_close(feats[0], reference.features[:1](h))
+        torch.testing.assert_close(feats[1], reference.features(h))
