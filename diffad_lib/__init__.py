@@ -4,7 +4,13 @@ Import as ``import diffad_lib as dl``. Submodules: ``schedule``, ``samplers``, `
 ``train``, ``scoring``, ``thresholds``, ``metrics``, ``baselines``, ``data``, ``detector``.
 """
 
+import warnings
+
 from diffad_lib.detector import DiffusionDetector
+
+# pooch (imported by scikit-image) imports tqdm.auto, which warns in a notebook without
+# ipywidgets; the library's own bars are plain text, so that warning is noise on every page.
+warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 __version__ = "0.1.0"
 __all__ = ["DiffusionDetector", "__version__"]
