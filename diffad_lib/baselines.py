@@ -386,18 +386,20 @@ class KernelPCADetector(_WindowDetector):
 
 
 class AutoencoderDetector(_WindowDetector):
-    """A small fully connected autoencoder on window vectors; score = mean squared error.
+    """A small 1-D convolutional autoencoder on windows; score = mean squared reconstruction error.
 
-    Encoder ``D -> hidden[0] -> ... -> hidden[-1]`` and a mirrored decoder, ReLU activations,
-    Adam, trained on the CPU (or ``device``) with a seeded ``torch.Generator`` for initialisation
-    and shuffling, so results are reproducible and the global torch RNG is untouched.
+    Windows are (C, window) after per-channel standardisation. The encoder has one stride-2
+    Conv1d (kernel 5) per entry of ``hidden`` (channel widths, the last is the bottleneck), the
+    decoder mirrors it with stride-2 ConvTranspose1d layers and a linear output; the output is
+    cropped to the window length. ReLU activations, Adam, seeded initialisation and shuffling
+    (a ``torch.Generator``), so results are reproducible and the global torch RNG is untouched.
 
     Parameters
     ----------
     window : int, default 16
     stride : int, default 1
-    hidden : tuple of int, default (64, 16)
-        Encoder layer widths; the last is the bottleneck.
+    hidden : tuple of int, default (32, 16)
+        Encoder channel widths; each halves the time resolution.
     epochs : int, default 30
     batch_size : int, default 128
     lr : float, default 1e-3
@@ -411,7 +413,7 @@ class AutoencoderDetector(_WindowDetector):
         *,
         window: int = 16,
         stride: int = 1,
-        hidden: tuple[int, ...] = (64, 16),
+        hidden: tuple[int, ...] = (32, 16),
         epochs: int = 30,
         batch_size: int = 128,
         lr: float = 1e-3,
@@ -427,24 +429,31 @@ class AutoencoderDetector(_WindowDetector):
         self.seed = seed
         self.device = device
 
-    def _build(self, dim: int, generator: torch.Generator) -> torch.nn.Sequential:
-        widths = [dim, *self.hidden]
+    def _build(self, channels: int, generator: torch.Generator) -> torch.nn.Sequential:
+        widths = [channels, *self.hidden]
         layers: list[torch.nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:], strict=True):  # encoder
-            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+        for a, b in zip(widths[:-1], widths[1:], strict=True):  # encoder: (B, a, L) -> (B, b, ceil(L/2))
+            layers += [torch.nn.Conv1d(a, b, 5, stride=2, padding=2), torch.nn.ReLU()]
         rev = widths[::-1]
-        for i, (a, b) in enumerate(zip(rev[:-1], rev[1:], strict=True)):  # decoder, linear output
-            layers.append(torch.nn.Linear(a, b))
+        for i, (a, b) in enumerate(zip(rev[:-1], rev[1:], strict=True)):  # decoder: doubles L, linear output
+            layers.append(torch.nn.ConvTranspose1d(a, b, 4, stride=2, padding=1))
             if i < len(rev) - 2:
                 layers.append(torch.nn.ReLU())
         net = torch.nn.Sequential(*layers)
         with torch.no_grad():  # seeded initialisation without touching the global RNG
             for m in net:
-                if isinstance(m, torch.nn.Linear):
-                    bound = 1.0 / np.sqrt(m.in_features)
+                if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+                    fan_in = m.weight.shape[1] * m.weight.shape[2]
+                    bound = 1.0 / np.sqrt(fan_in)
                     m.weight.uniform_(-bound, bound, generator=generator)
                     m.bias.uniform_(-bound, bound, generator=generator)
         return net
+
+    def _windows(self, feats: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(feats, dtype=torch.float32).reshape(-1, self.n_channels_, self.window)  # (W, C, L)
+
+    def _reconstruct(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.net_(batch)[..., : self.window]  # (B, C, L): crop the decoder's padding
 
     def _fit_windows(self, feats: np.ndarray) -> None:
         hidden = tuple(self.hidden)
@@ -456,26 +465,27 @@ class AutoencoderDetector(_WindowDetector):
             raise ValueError(f"lr must be finite and > 0; got {self.lr!r}")
         generator = torch.Generator().manual_seed(self.seed)
         self.device_ = torch.device(self.device)
-        self.net_ = self._build(feats.shape[1], generator).to(self.device_)
-        data = torch.as_tensor(feats, dtype=torch.float32)  # (W, D)
+        self.net_ = self._build(self.n_channels_, generator).to(self.device_)
+        data = self._windows(feats)  # (W, C, L)
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
         self.net_.train()
         for _ in range(self.epochs):
             perm = torch.randperm(data.shape[0], generator=generator)
             for lo in range(0, data.shape[0], self.batch_size):
-                batch = data[perm[lo : lo + self.batch_size]].to(self.device_)  # (B, D)
-                loss = torch.mean((self.net_(batch) - batch) ** 2)
+                batch = data[perm[lo : lo + self.batch_size]].to(self.device_)  # (B, C, L)
+                loss = torch.mean((self._reconstruct(batch) - batch) ** 2)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
         self.net_.eval()
 
     def _score_windows(self, feats: np.ndarray) -> np.ndarray:
-        out = np.empty(feats.shape[0])
+        data = self._windows(feats)
+        out = np.empty(data.shape[0])
         with torch.no_grad():
-            for lo in range(0, feats.shape[0], 4096):
-                batch = torch.as_tensor(feats[lo : lo + 4096], dtype=torch.float32, device=self.device_)
-                err = torch.mean((self.net_(batch) - batch) ** 2, dim=1)  # (b,)
+            for lo in range(0, data.shape[0], 4096):
+                batch = data[lo : lo + 4096].to(self.device_)
+                err = torch.mean((self._reconstruct(batch) - batch) ** 2, dim=(1, 2))  # (b,)
                 out[lo : lo + 4096] = err.cpu().numpy()
         return out
 

@@ -36,7 +36,7 @@ FAST = {
     "kmeans": {"window": 16},
     "ocsvm": {"window": 16, "max_train": 500},
     "kpca": {"window": 16, "max_train": 300},
-    "autoencoder": {"window": 16, "stride": 2, "epochs": 5, "batch_size": 64},
+    "autoencoder": {"window": 16, "stride": 2, "epochs": 60, "batch_size": 32, "lr": 3e-3},
 }
 
 
