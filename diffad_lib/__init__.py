@@ -1,7 +1,8 @@
 """diffad_lib: diffusion models for anomaly detection (the library behind the diffad book).
 
 Import as ``import diffad_lib as dl``. Submodules: ``schedule``, ``samplers``, ``models``,
-``train``, ``scoring``, ``thresholds``, ``metrics``, ``baselines``, ``data``, ``detector``.
+``train``, ``scoring``, ``thresholds``, ``metrics``, ``baselines``, ``data``, ``detector``,
+``wavelets``, ``features``, ``patch_detector``, ``experiments``.
 """
 
 import warnings

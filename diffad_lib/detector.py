@@ -290,7 +290,7 @@ class DiffusionDetector(BaseEstimator):
             conds.append(w[:, cond] if cond else None)
             ents.append(np.full(len(w), key if key is not None else 0))
             fit_parts.append(train_part)
-            val_parts.append(arr[len(arr) - n_val :] if n_val else train_part)
+            val_parts.append(arr[len(arr) - n_val :] if n_val else arr)
         self.n_features_in_ = n_ch
 
         device = resolve_device(self.device)
@@ -323,10 +323,11 @@ class DiffusionDetector(BaseEstimator):
         self.thresholds_: dict[int | None, float] = {}
         scores, labels = [], []
         for key, arr, val in zip(keys, series, val_parts, strict=True):
-            thr = fit_threshold(self.decision_function(val, entity=key), method=self.threshold,
-                                **(self.threshold_params or {}))
-            self.thresholds_[key] = float(thr)
             s = self.decision_function(arr, entity=key)
+            # without a held-out part the threshold is fitted on the training scores themselves
+            val_scores = s if val is arr else self.decision_function(val, entity=key)
+            thr = fit_threshold(val_scores, method=self.threshold, **(self.threshold_params or {}))
+            self.thresholds_[key] = float(thr)
             scores.append(s)
             labels.append((s > thr).astype(int))
         if many:

@@ -40,6 +40,36 @@ def test_chapter_01_smoke(tmp_path):
 
 
 @pytest.mark.slow
+def test_chapter_02_smoke(tmp_path):
+    out = runner.run_chapter("02", profile="smoke", output=tmp_path / "02.ipynb", progress=False)
+    nb = json.loads(out.read_text())
+    outputs = list(_outputs(nb))
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    n_png = sum("image/png" in o.get("data", {}) for o in outputs)
+    assert n_png >= 6  # data tour, loss curves, Figs 3/4, Fig 5, Fig 6, the t0 / step sweep
+    glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
+    tables = {"ch2_table1", "ch2_table2", "ch2_table3", "ch2_table4", "ch2_table5", "ch2_table6", "ch2_sweep"}
+    assert tables | {"ch2_beats_baselines", "ch2_vus_wins", "ch2_train_seconds", "ch2_seconds"} <= set(glued)
+    table3 = _glued_html(glued["ch2_table3"])
+    for dataset in ("SMAP", "MSL", "SMD"):
+        assert dataset in table3
+    for method in ("DiffADT (with entity ID)", "DiffADT (without entity ID)", "Isolation Forest", "random score"):
+        assert table3.count(f">{method}<") == 3, method
+    for column in ("F1-PA", "precision (PA)", "recall (PA)", "event F1", "ROC-AUC", "PR-AUC", "VUS-PR"):
+        assert column in table3
+    table4 = _glued_html(glued["ch2_table4"])
+    for kernel in ("hann", "hamming", "bartlett"):
+        assert table4.count(kernel) == 3
+    table5 = _glued_html(glued["ch2_table5"])
+    for depth in (6, 12, 18, 24):
+        assert table5.count(f">{depth}</th>") == 2  # S4 and RES
+    verdict = next(v for k, v in glued["ch2_beats_baselines"]["data"].items() if k.endswith("text/plain"))
+    assert verdict.strip("'") in ("yes", "no")
+    record = json.loads(out.with_suffix(".run.json").read_text())
+    assert record["profile"] == "smoke" and record["parameters"]["profile"] == "smoke"
+
+
+@pytest.mark.slow
 def test_chapter_03_smoke(tmp_path):
     out = runner.run_chapter("03", profile="smoke", output=tmp_path / "03.ipynb", progress=False)
     nb = json.loads(out.read_text())
@@ -47,25 +77,22 @@ def test_chapter_03_smoke(tmp_path):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     n_png = sum("image/png" in o.get("data", {}) for o in outputs)
     assert n_png >= 5  # patches, wavelet pyramid, reconstructions + maps, λ curve, scalograms
-    # glue(..., display=False) stores its MIME bundle under the "application/papermill.record/" prefix
-    glued = {o["metadata"]["scrapbook"]["name"]: {k.rsplit("/", 2)[-2] + "/" + k.rsplit("/", 2)[-1]: v
-                                                  for k, v in o["data"].items()}
-             for o in outputs if "scrapbook" in o.get("metadata", {})}
+    glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
     assert {"ch3_table1", "ch3_table2", "ch3_table3", "ch3_lam_table", "ch3_audio_table", "ch3_seconds"} <= set(glued)
-    table1 = glued["ch3_table1"]["text/html"]
+    table1 = _glued_html(glued["ch3_table1"])
     for method in ("full model", "plain DDPM U-Net", "conv. autoencoder", "feature kNN", "random score"):
         assert f">{method}<" in table1, method
     assert "image AUROC" in table1 and "pixel AUROC" in table1
-    table2 = glued["ch3_table2"]["text/html"]
+    table2 = _glued_html(glued["ch3_table2"])
     for column in ("F1", "F1-PA", "ROC-AUC", "PR-AUC", "VUS-PR"):
         assert f">{column}<" in table2, column
     for method in ("wavelet U-Net 1-D (diffusion)", "random score", "Isolation Forest"):
         assert f">{method}<" in table2, method
     assert ">NAB<" in table2 and ">UCR<" in table2
-    table3 = glued["ch3_table3"]["text/html"]
+    table3 = _glued_html(glued["ch3_table3"])
     for variant in ("− wavelet", "− MHA", "− adapter", "− hybrid embedding", "not available"):
         assert variant in table3, variant
-    audio = glued["ch3_audio_table"]["text/html"]
+    audio = _glued_html(glued["ch3_audio_table"])
     for kind in ("click", "freq_shift", "rubbing"):
         assert f">{kind}<" in audio, kind
     record = json.loads(out.with_suffix(".run.json").read_text())

@@ -1,0 +1,878 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2. S4 diffusion on spacecraft and server telemetry
+#
+# ## Overview
+#
+# The second paper, *Unsupervised diffusion based anomaly detection for time series*
+# {cite}`zuo2024unsupervised` (DiffADT), moves from sine waves to real multivariate telemetry:
+# NASA's SMAP and MSL spacecraft channels {cite}`hundman2018detecting` and the Server Machine
+# Dataset (SMD) {cite}`su2019robust`. Its denoiser is a DiffWave-style {cite}`kong2021diffwave`
+# cascade of residual layers in which each bidirectional dilated convolution is followed by a
+# structured state-space (S4) layer {cite}`gu2022efficiently,gu2022parameterization`, as in SSSD
+# {cite}`alcaraz2023diffusion`. Two conditions enter every layer: the spacecraft's **command
+# channels** (known inputs, not reconstructed) and an **entity-ID embedding** that tells one shared
+# model which channel or machine it is looking at. A test window is noised to step $t_0$,
+# denoised back, and the L1 distance between input and reconstruction, smoothed by a
+# Hanning / Hamming / Bartlett kernel, is the anomaly score; a three-sigma rule fitted on
+# training scores turns it into decisions.
+#
+# This chapter reproduces the paper's tables and figures — the data statistics (Table 1), the
+# settings (Table 2), reconstructions with and without the entity ID (Figs. 3/4), the detection
+# table (Table 3), IoU per smoothing kernel (Table 4), warm-up against a fixed learning rate
+# (Fig. 5), S4 against plain dilated-convolution "RES" layers (Tables 5/6) and ROC curves
+# (Fig. 6) — and adds what the paper leaves out: point-wise, event-wise and threshold-free
+# metrics beside its point-adjusted ones, a random-score row, and the effect of $t_0$ and of
+# the number of denoising steps.
+#
+# ## Prerequisites
+#
+# {doc}`01_sine_mlp` (the reconstruction detector on a toy problem), the
+# {doc}`../diffusion_primer` and {doc}`../evaluation` (why point adjustment inflates scores, and
+# what VUS-PR measures).
+#
+# ## Imports
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import Markdown, display
+from matplotlib.ticker import NullFormatter
+from sklearn.metrics import roc_curve
+
+import diffad_lib as dl
+from diffad_lib import experiments as ex
+from diffad_lib import metrics
+from diffad_lib.report import glue
+from diffad_lib.scoring import smooth
+from diffad_lib.thresholds import fit_threshold
+
+# %% [markdown]
+# ## Parameters
+#
+# The cell below is papermill's `parameters` cell and holds the `default` profile: a documented
+# subset of three entities per dataset and a model small enough to train on two CPU cores. The
+# `smoke` profile (CI) shrinks everything further; the `full` profile (one GPU) uses every
+# entity and the paper's scale. Both are overrides in `notebooks/profiles.yaml`. Run the chapter
+# with your own values with, e.g., `diffad run 02 -p epochs 100 -p window 256`.
+
+# %% tags=["parameters"]
+profile = "default"  # name of the profile that produced this page
+seed = 0  # seeds weights, batches, timesteps, noise and the baselines
+datasets = ["SMAP", "MSL", "SMD"]  # benchmarks to run
+# entities per dataset (an empty list: every entity). Default: three of different subsystems each.
+entities = {
+    "SMAP": ["A-1", "E-1", "P-1"],
+    "MSL": ["C-1", "F-7", "T-8"],
+    "SMD": ["machine-1-2", "machine-2-1", "machine-3-2"],
+}
+max_train_length = 3000  # keep the first N training steps of each entity (0: all; cuts SMAP/MSL little, SMD most)
+max_test_length = 0  # keep N test steps around each entity's first anomaly (0: the whole test split)
+window = 128  # window length L (paper: 2000)
+alpha = 0.5  # hop between windows as a fraction of L (the hop is α·L)
+n_steps = 200  # diffusion steps T (paper: 200)
+beta_start = 1e-4  # linear β schedule start (paper: 1e-4)
+beta_end = 0.02  # linear β schedule end (paper: 0.02)
+# width R of the residual path per dataset; SMD reconstructs all 38 metrics, and a path narrower than
+# that is a bottleneck (the predicted noise would live in an R-dimensional subspace)
+residual_channels = {"SMAP": 16, "MSL": 16, "SMD": 64}
+n_layers = 6  # residual layers in the cascade
+s4_state = 16  # state size N of each S4 kernel
+dilation_cycle = 6  # layer i uses dilation 2 ** (i mod cycle)
+epochs = 80  # training epochs
+batch_size = 32  # windows per optimisation step
+lr = 1e-3  # peak learning rate (AdamW; paper: 1e-3)
+warmup_frac = 0.25  # the warm-up peaks at this fraction of training (paper: 1/4)
+ssm_lr = 1e-3  # learning rate of the S4 parameters (no weight decay)
+t0 = 50  # reconstruction noise level: windows are noised t0 steps and denoised back
+sample_steps = 10  # DDIM steps of the reconstruction
+kernel = "hann"  # smoothing kernel of the score (Table 3)
+kernel_size = 15  # its length
+kernels = ["hann", "hamming", "bartlett"]  # Table 4 kernels
+kernel_sizes = [15, 25, 35]  # Table 4 sizes
+baselines = ["iforest", "pca", "kmeans", "ocsvm", "kpca", "autoencoder", "random"]  # Table 3 baselines
+baseline_window = 16  # window of the window-based baselines
+baseline_stride = 1  # their hop
+baseline_epochs = 20  # training epochs of the autoencoder baseline
+ablation_dataset = "SMAP"  # dataset of Fig. 5, Tables 5/6 and the t0 / step sweeps
+ablation_entities = 1  # its first k entities are used there
+layer_counts = [6, 12, 18, 24]  # depths compared in Tables 5/6 (the paper's)
+layer_channels = 8  # residual channels of the Tables 5/6 models
+layer_epochs = 40  # training epochs of the Tables 5/6 models
+sweep_t0 = [10, 25, 50, 100, 150]  # t0 values of the t0 sweep (at `sample_steps` DDIM steps)
+sweep_steps = [1, 2, 5, 10, 20]  # DDIM step counts of the step sweep (at `t0`)
+device = "auto"  # "cpu", "cuda" or "auto"
+threads = 1  # torch CPU threads (0: torch's default; small models run fastest on one)
+
+# %%
+if threads:
+    torch.set_num_threads(threads)
+dl.utils.seed_everything(seed)
+chapter_start = time.perf_counter()
+hop = dl.data.hop_from_alpha(window, alpha)
+model_params = {ds: {"residual_channels": residual_channels[ds], "n_layers": n_layers, "layer": "s4",
+                     "s4_state": s4_state, "dilation_cycle": dilation_cycle} for ds in datasets}
+detector_params = dict(
+    window=window, hop=hop, n_steps=n_steps, beta_start=beta_start, beta_end=beta_end, t0=t0, sampler="ddim",
+    sample_steps=sample_steps, epochs=epochs, batch_size=batch_size, lr=lr, warmup_frac=warmup_frac,
+    lr_schedule="warmup_cosine", smoothing="none", threshold="three_sigma", ssm_lr=ssm_lr, device=device,
+    random_state=seed,
+)
+glue("ch2_profile", profile)
+print(f"profile={profile}; window {window}, hop {hop}, {n_layers} layers, residual channels {residual_channels}, "
+      f"{epochs} epochs, device {dl.utils.resolve_device(device)}")
+
+# %% [markdown]
+# ## The data (Table 1)
+#
+# **SMAP** and **MSL** come from NASA's telemanom release {cite}`hundman2018detecting`: each entity
+# is one spacecraft telemetry channel (column 0) recorded together with one-hot encoded commands
+# sent to the spacecraft (the other {glue:text}`ch2_cmd_SMAP` columns for SMAP,
+# {glue:text}`ch2_cmd_MSL` for MSL). **SMD** {cite}`su2019robust` holds
+# {glue:text}`ch2_smd_channels` metrics per server machine, one row per minute; the local mirror
+# has the train and test files of {glue:text}`ch2_smd_available` of its
+# {glue:text}`ch2_smd_total` machines (see `shared/data/MANIFEST.md`), and the SMD statistics
+# below cover those. Training splits are unlabelled and assumed normal; test splits carry point
+# labels.
+#
+# Everything in Table 1 is computed from the files by `dl.data.dataset_summary`.
+
+# %% tags=["remove-output"]
+dl.data.prepare(["smap_msl", "smd"])
+summaries = {ds: dl.data.dataset_summary(ds) for ds in datasets}
+
+data: dict[str, list] = {}
+skipped: dict[str, list[str]] = {}
+for ds in datasets:
+    names = entities.get(ds) or dl.data.list_entities(ds)
+    loaded = [ex.truncate_entity(e, max_train_length=max_train_length, max_test_length=max_test_length)
+              for e in dl.data.load_telemetry(ds, entities=names)]
+    # a split shorter than the window cannot be framed (SMAP D-12 trains on 312 steps, for example)
+    data[ds] = [e for e in loaded if min(len(e.train), len(e.test)) >= window]
+    skipped[ds] = [e.name for e in loaded if min(len(e.train), len(e.test)) < window]
+
+rows = []
+for ds, summ in summaries.items():
+    total = summ.set_index("entity").loc["total"]
+    ents = summ[summ["entity"] != "total"]
+    first = data[ds][0] if data[ds] else None
+    rows.append({
+        "dataset": ds,
+        "entities": len(ents),
+        "channels": int(total["channels"]),
+        "command channels": len(first.command_channels) if first else np.nan,
+        "train steps": int(total["train_length"]),
+        "test steps": int(total["test_length"]),
+        "anomalous test steps": int(total["anomalous_points"]),
+        "anomaly segments": int(total["segments"]),
+        "anomaly ratio (%)": 100 * float(total["anomaly_ratio"]),
+        "entities in this run": len(data[ds]),
+        "test steps in this run": sum(len(e.test) for e in data[ds]),
+        "anomaly ratio in this run (%)": 100 * np.mean(np.concatenate([e.labels for e in data[ds]])),
+    })
+table1 = pd.DataFrame(rows).set_index("dataset")
+glue("ch2_table1", table1.round(2), display=False)
+used = "; ".join(f"{ds}: {', '.join(e.name for e in data[ds])}" for ds in datasets
+                 if entities.get(ds))
+glue("ch2_entities_used", used or "every entity of every dataset")
+n_cmd = {"SMAP": 24, "MSL": 54}  # fallback when a dataset is not loaded in this run
+for ds in ("SMAP", "MSL"):
+    glue(f"ch2_cmd_{ds}", len(data[ds][0].command_channels) if data.get(ds) else n_cmd[ds])
+smd_labels = dl.data.dataset_path("smd") / "ServerMachineDataset" / "test_label"
+glue("ch2_smd_total", len(list(smd_labels.glob("machine-*.txt"))))
+glue("ch2_smd_available", len(dl.data.list_entities("SMD")))
+glue("ch2_smd_channels", int(summaries["SMD"]["channels"].max()) if "SMD" in summaries else 38)
+glue("ch2_skipped", "; ".join(f"{ds}: {', '.join(v)}" for ds, v in skipped.items() if v) or "none")
+for ds in datasets:
+    glue(f"ch2_ratio_{ds}", f"{table1.loc[ds, 'anomaly ratio (%)']:.2f}")
+table1.round(2)
+
+# %% [markdown]
+# ```{glue:figure} ch2_table1
+# :name: "ch2-table1"
+#
+# **Table 1.** Dataset statistics computed from the files (all available entities), and what this
+# run uses. The anomaly ratio is the fraction of labelled test steps.
+# ```
+#
+# The anomaly ratios are {glue:text}`ch2_ratio_SMAP` % (SMAP), {glue:text}`ch2_ratio_MSL` % (MSL)
+# and {glue:text}`ch2_ratio_SMD` % (SMD, the 19 available machines). Entities used in this run:
+# {glue:text}`ch2_entities_used`. Entities left out because a split is shorter than the window:
+# {glue:text}`ch2_skipped`.
+#
+# The figure shows one entity per dataset: the training split, then the test split with its
+# labelled segments shaded. For SMAP and MSL the line is the telemetry channel and the ticks
+# below it mark when a command was active; for SMD it is the metric that moves most inside the
+# first labelled segment.
+
+# %%
+def shown_channel(ent):
+    """The channel plotted for an entity: telemetry for SMAP/MSL, the most disturbed metric for SMD."""
+    if ent.command_channels:
+        return ent.telemetry_channels[0]
+    s, e = metrics.segments(ent.labels)[0]
+    mu, sd = ent.train.mean(axis=0), ent.train.std(axis=0)
+    z = np.abs(ent.test[s:e].mean(axis=0) - mu) / np.maximum(sd, 1e-6)
+    z[sd < 1e-3] = -np.inf  # metrics (nearly) constant in training would win trivially
+    return int(np.argmax(z))
+
+
+def shade(ax, labels, offset=0, **kw):
+    for s, e in metrics.segments(labels):
+        ax.axvspan(offset + s, offset + e, color="C3", alpha=0.2, lw=0, **kw)
+
+
+fig, axes = plt.subplots(len(datasets), 1, figsize=(12, 2.4 * len(datasets)), squeeze=False)
+for ax, ds in zip(axes[:, 0], datasets, strict=True):
+    ent = data[ds][0]
+    c = shown_channel(ent)
+    n_tr = len(ent.train)
+    ax.plot(np.arange(n_tr), ent.train[:, c], lw=0.6, color="C0", label="train")
+    ax.plot(n_tr + np.arange(len(ent.test)), ent.test[:, c], lw=0.6, color="C1", label="test")
+    shade(ax, ent.labels, offset=n_tr)
+    ax.axvline(n_tr, color="k", lw=0.8)
+    if ent.command_channels:
+        active = np.concatenate([ent.train, ent.test])[:, list(ent.command_channels)].sum(axis=1) > 0
+        lo = ax.get_ylim()[0]
+        ax.scatter(np.flatnonzero(active), np.full(active.sum(), lo), marker="|", s=20, color="0.4", lw=0.5)
+    ax.set_title(f"{ds} {ent.name}, channel {c}", fontsize=10)
+axes[0, 0].legend(loc="upper right", fontsize=8)
+axes[-1, 0].set_xlabel("time step (training split, then test split; shaded: labelled anomalies)")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Settings of this run against the paper's (Table 2)
+#
+# The paper trains with windows of L = 2000 steps and T = 200 diffusion steps on a GPU. On two
+# CPU cores that is out of reach, so the `default` and `smoke` profiles shrink the window, the
+# model and the training, and use a subset of the entities. The table states exactly what this
+# page ran; the `full` profile restores the paper's scale. A dash in the paper column marks a
+# setting we do not reproduce from the paper's text; the `full` profile's value is then the
+# book's own choice.
+
+# %% tags=["remove-output"]
+settings = pd.DataFrame(
+    [
+        ("window L", "2000", window),
+        ("hop α·L", "α·L", f"{hop} (α = {alpha})"),
+        ("diffusion steps T", "200", n_steps),
+        ("β schedule", "linear, 1e-4 to 0.02", f"linear, {beta_start:g} to {beta_end:g}"),
+        ("residual layers", "6 / 12 / 18 / 24 (Tables 5/6)", n_layers),
+        ("residual channels", "—", ", ".join(f"{ds} {residual_channels[ds]}" for ds in datasets)),
+        ("S4 state size", "—", s4_state),
+        ("layer type", "dilated Conv1D + S4", "dilated Conv1D + S4"),
+        ("conditions", "command channels + entity ID", "command channels + entity ID"),
+        ("scaling", "min-max to (−1, 1) per channel", "min-max to (−1, 1) per channel and entity (training split)"),
+        ("optimiser", "AdamW, lr 1e-3", f"AdamW, lr {lr:g} (S4 parameters: {ssm_lr or lr:g}, no weight decay)"),
+        ("learning-rate schedule", "warm-up peaking at 1/4 of the epochs",
+         f"linear warm-up to {warmup_frac:g} of the steps, then cosine decay"),
+        ("epochs", "—", epochs),
+        ("batch size", "—", batch_size),
+        ("reconstruction", "—", f"noise to t0 = {t0}, {sample_steps} DDIM steps back"),
+        ("score", "L1 distance, smoothed (Hanning / Hamming / Bartlett; 15 / 25 / 35)",
+         f"L1 distance, {kernel} kernel of {kernel_size}"),
+        ("threshold", "three sigma", "three sigma of the smoothed training scores"),
+        ("entities", "all", "; ".join(f"{ds} {len(data[ds])} of {len(summaries[ds]) - 1}" for ds in datasets)),
+        ("series length", "full splits",
+         f"train: {f'first {max_train_length} steps' if max_train_length else 'full split'}; "
+         f"test: {f'{max_test_length} steps around the first anomaly' if max_test_length else 'full split'}"),
+    ],
+    columns=["setting", "paper", f"this run ({profile})"],
+).set_index("setting")
+settings = settings.astype(str)
+glue("ch2_table2", settings, display=False)
+settings.head(len(settings))
+
+# %% [markdown]
+# ```{glue:figure} ch2_table2
+# :name: "ch2-table2"
+#
+# **Table 2.** Training and scoring settings: the paper's and this page's (the profile is named
+# in the column header).
+# ```
+#
+# ## Training DiffADT with and without the entity ID
+#
+# For each dataset we train **one** model on the training splits of all its entities, twice:
+# with the entity-ID embedding (DiffADT) and without it. The variant without the ID is the same
+# network with the embedding removed (`n_entities=0`); both keep the per-entity min-max
+# scaling and a per-entity threshold, so the only difference is whether the denoiser knows which
+# entity a window comes from. The detector keeps the raw L1 distances of the training and test
+# splits (`smoothing="none"`), so every kernel of Table 4 rescores the same reconstructions.
+
+# %%
+VARIANTS = {"DiffADT (without entity ID)": False, "DiffADT (with entity ID)": True}
+runs: dict[tuple[str, str], ex.FitReport] = {}
+for ds in datasets:
+    for variant, with_id in VARIANTS.items():
+        det = ex.diffusion_detector(data[ds], entity_embedding=with_id, model_params=model_params[ds],
+                                    **detector_params)
+        runs[ds, variant] = ex.fit_entities(det, data[ds])
+        rep = runs[ds, variant]
+        print(f"{ds:5s} {variant:28s} train {rep.fit_seconds:6.1f} s, score {rep.score_seconds:6.1f} s, "
+              f"final loss {np.mean(rep.detector.train_losses_[-3:]):.4f}")
+train_seconds = sum(r.fit_seconds + r.score_seconds for r in runs.values())
+glue("ch2_train_seconds", f"{train_seconds:.0f}")
+glue("ch2_n_models", len(runs))
+glue("ch2_first_ds", datasets[0])
+first_model = runs[datasets[0], "DiffADT (with entity ID)"].detector.model_
+glue("ch2_n_params", f"{sum(p.numel() for p in first_model.parameters()):,}")
+
+fig, axes = plt.subplots(1, len(datasets), figsize=(4 * len(datasets), 2.8), squeeze=False)
+for ax, ds in zip(axes[0], datasets, strict=True):
+    for variant in VARIANTS:
+        ax.plot(np.arange(1, epochs + 1), runs[ds, variant].detector.train_losses_, lw=1, label=variant)
+    ax.set(title=ds, xlabel="epoch", ylabel="ε-prediction loss")
+axes[0, 0].legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Training and scoring the {glue:text}`ch2_n_models` models took {glue:text}`ch2_train_seconds` s;
+# the {glue:text}`ch2_first_ds` model with the entity ID has {glue:text}`ch2_n_params` parameters.
+#
+# ## Reconstructions without and with the entity ID (Figs. 3/4)
+#
+# For one entity per dataset, the test series around its first labelled anomaly (shaded), the
+# reconstruction, and below it the smoothed distance with the three-sigma threshold fitted on
+# the training split. Left: one shared model without the entity ID (the paper's Fig. 3); right:
+# DiffADT with it (Fig. 4).
+
+# %%
+def threshold_and_score(scores):
+    """Smoothed test score and its training-fitted three-sigma threshold."""
+    thr = fit_threshold(smooth(scores.train_scores, kind=kernel, size=kernel_size), method="three_sigma")
+    return smooth(scores.test_scores, kind=kernel, size=kernel_size), thr
+
+
+fig = plt.figure(figsize=(13, 3.6 * len(datasets)), layout="constrained")
+grid = fig.add_gridspec(2 * len(datasets), 2, height_ratios=[2, 1] * len(datasets))
+for r, ds in enumerate(datasets):
+    ent = data[ds][0]
+    c = shown_channel(ent)
+    s0, e0 = metrics.segments(ent.labels)[0]
+    pad = max(3 * window, e0 - s0)
+    a, b = max(0, s0 - pad), min(len(ent.test), e0 + pad)
+    t = np.arange(a, b)
+    for col, variant in enumerate(VARIANTS):
+        sc = runs[ds, variant].scores[0]
+        score, thr = threshold_and_score(sc)
+        top = fig.add_subplot(grid[2 * r, col])
+        top.plot(t, sc.reconstruction[a:b, c], lw=0.8, color="C1", alpha=0.9, label="reconstruction x̂")
+        top.plot(t, ent.test[a:b, c], lw=0.9, color="0.15", label="test series x")
+        shade(top, ent.labels[a:b], offset=a)
+        top.set_title(f"{ds} {ent.name} — {variant}", fontsize=10)
+        top.tick_params(labelbottom=False)
+        bottom = fig.add_subplot(grid[2 * r + 1, col], sharex=top)
+        bottom.plot(t, score[a:b], lw=0.8, color="C2", label=f"smoothed L1 ({kernel}, {kernel_size})")
+        bottom.axhline(thr, color="k", ls="--", lw=0.8, label="three-sigma threshold (training)")
+        shade(bottom, ent.labels[a:b], offset=a)
+        if r == 0:
+            top.legend(fontsize=7, loc="upper right")
+            bottom.legend(fontsize=7, loc="upper right")
+fig.suptitle("Figs. 3/4 — reconstructions and smoothed distances, without (left) and with (right) the entity ID")
+plt.show()
+
+# %% [markdown]
+# ## Detection results (Table 3)
+#
+# Every method is scored per entity and its threshold is the three-sigma rule on its own
+# **training** scores; the table gives the mean over the entities of each dataset. DiffADT's score
+# is the smoothed L1 distance ({glue:text}`ch2_kernel`); the baselines — Isolation Forest
+# {cite}`liu2008isolation`, PCA, k-means, one-class SVM, kernel PCA and a small autoencoder on
+# sliding windows of {glue:text}`ch2_baseline_window` steps over all channels, and a random score —
+# are used as they come, fitted on each entity's training split. The first three columns are the
+# paper's protocol (point-adjusted precision, recall and F1 {cite}`xu2018unsupervised`); the
+# others are point-wise, event-wise and threshold-free (see {doc}`../evaluation`).
+
+# %% tags=["remove-output"]
+glue("ch2_kernel", f"{kernel}, {kernel_size} taps")
+glue("ch2_baseline_window", baseline_window)
+BASELINE_NAMES = {"iforest": "Isolation Forest", "pca": "PCA", "kmeans": "k-means", "ocsvm": "OC-SVM",
+                  "kpca": "kernel PCA", "autoencoder": "autoencoder", "random": "random score"}
+
+
+def baseline_params(name):
+    if name == "random":
+        return {"seed": seed}
+    params = {"window": baseline_window, "stride": baseline_stride}
+    if name == "autoencoder":
+        return {**params, "epochs": baseline_epochs, "seed": seed}
+    if name in ("iforest", "kmeans", "ocsvm", "kpca"):
+        params["random_state"] = seed
+    return params
+
+
+method_scores: dict[tuple[str, str], list] = {}
+baseline_seconds = 0.0
+for ds in datasets:
+    for variant in VARIANTS:
+        method_scores[ds, variant] = runs[ds, variant].scores
+    for name in baselines:
+        start = time.perf_counter()
+        method_scores[ds, BASELINE_NAMES[name]] = ex.baseline_entities(name, data[ds], **baseline_params(name))
+        baseline_seconds += time.perf_counter() - start
+glue("ch2_baseline_seconds", f"{baseline_seconds:.0f}")
+
+per_entity = {key: ex.evaluate_entities(scores, kind=kernel if key[1] in VARIANTS else "none", size=kernel_size)
+              for key, scores in method_scores.items()}
+# Uniform scores never exceed mean + 3σ of uniform training scores, so the three-sigma random row flags
+# nothing. A second random row flags the top 1 % (99th percentile of its training scores, still no
+# test information) to show what point adjustment does with chance.
+RANDOM_PCT = "random score (99th percentile)"
+if "random" in baselines:
+    for ds in datasets:
+        per_entity[ds, RANDOM_PCT] = ex.evaluate_entities(method_scores[ds, "random score"], kind="none",
+                                                          threshold="percentile", q=99.0)
+    per_entity = {key: per_entity[key] for ds in datasets for key in per_entity if key[0] == ds}
+table3_cols = ["precision_pa", "recall_pa", "f1_pa", "precision", "recall", "f1", "f1_event", "roc_auc", "pr_auc",
+               "vus_pr"]
+table3 = pd.DataFrame({key: df[table3_cols].mean() for key, df in per_entity.items()}).T
+table3.index = table3.index.set_names(["dataset", "method"])
+table3 = table3.rename(columns=metrics.METRIC_COLUMNS)
+glue("ch2_table3", table3.round(3), display=False)
+table3.round(3)
+
+# %% [markdown]
+# ```{glue:figure} ch2_table3
+# :name: "ch2-table3"
+#
+# **Table 3.** Mean over the entities of each dataset. "(PA)": point-adjusted, the paper's
+# protocol; F1 is point-wise; event F1 counts segments; ROC-AUC, PR-AUC and VUS-PR need no
+# threshold. Every threshold is three sigma of the method's own training scores, except for the
+# second random row, which flags the top 1 % (the 99th percentile of its training scores). The
+# random rows show what chance reaches on each metric.
+# ```
+
+# %%
+with_id, without_id = "DiffADT (with entity ID)", "DiffADT (without entity ID)"
+base_labels = [BASELINE_NAMES[b] for b in baselines if b != "random"]
+vus_wins, summary_lines, best_bases = 0, [], {}
+for ds in datasets:
+    t3 = table3.loc[ds]
+    best_base = t3.loc[base_labels, "VUS-PR"].idxmax() if base_labels else None
+    best_bases[ds] = best_base
+    win = best_base is not None and t3.loc[with_id, "VUS-PR"] > t3.loc[best_base, "VUS-PR"]
+    vus_wins += int(win)
+    glue(f"ch2_f1pa_{ds}", f"{t3.loc[with_id, 'F1-PA']:.3f}")
+    glue(f"ch2_f1_{ds}", f"{t3.loc[with_id, 'F1']:.3f}")
+    glue(f"ch2_vus_{ds}", f"{t3.loc[with_id, 'VUS-PR']:.3f}")
+    glue(f"ch2_best_base_{ds}", f"{best_base} ({t3.loc[best_base, 'VUS-PR']:.3f})" if best_base else "none")
+    has_random = RANDOM_PCT in t3.index
+    glue(f"ch2_random_f1pa_{ds}", f"{t3.loc[RANDOM_PCT, 'F1-PA']:.3f}" if has_random else "n/a")
+    glue(f"ch2_random_f1_{ds}", f"{t3.loc[RANDOM_PCT, 'F1']:.3f}" if has_random else "n/a")
+    summary_lines.append(
+        f"- **{ds}**: DiffADT (with ID) F1-PA {t3.loc[with_id, 'F1-PA']:.3f}, point-wise F1 "
+        f"{t3.loc[with_id, 'F1']:.3f}, VUS-PR {t3.loc[with_id, 'VUS-PR']:.3f}; best baseline on VUS-PR: "
+        f"{best_base} ({t3.loc[best_base, 'VUS-PR']:.3f}) — DiffADT {'ahead' if win else 'not ahead'}."
+    )
+beats_baselines = vus_wins >= 2 if len(datasets) == 3 else vus_wins > len(datasets) / 2
+glue("ch2_vus_wins", f"{vus_wins} of {len(datasets)}")
+glue("ch2_beats_baselines", "yes" if beats_baselines else "no")
+display(Markdown("**What Table 3 shows in this run**\n\n" + "\n".join(summary_lines)))
+
+# %% [markdown]
+# With the paper's protocol DiffADT reaches F1-PA {glue:text}`ch2_f1pa_SMAP` (SMAP),
+# {glue:text}`ch2_f1pa_MSL` (MSL) and {glue:text}`ch2_f1pa_SMD` (SMD), but its point-wise F1 is
+# {glue:text}`ch2_f1_SMAP`, {glue:text}`ch2_f1_MSL` and {glue:text}`ch2_f1_SMD`. The random score
+# makes the gap concrete. With the three-sigma rule it flags nothing (uniform scores never exceed
+# the mean plus three standard deviations of uniform training scores); flagging the top 1 % of
+# steps instead (the 99th percentile of its training scores), it reaches a point-adjusted F1 of
+# {glue:text}`ch2_random_f1pa_SMAP`, {glue:text}`ch2_random_f1pa_MSL` and
+# {glue:text}`ch2_random_f1pa_SMD`, but a point-wise F1 of only {glue:text}`ch2_random_f1_SMAP`,
+# {glue:text}`ch2_random_f1_MSL` and {glue:text}`ch2_random_f1_SMD` {cite}`kim2022towards`. On the threshold-free VUS-PR
+# {cite}`paparrizos2022volume` DiffADT scores {glue:text}`ch2_vus_SMAP`, {glue:text}`ch2_vus_MSL`
+# and {glue:text}`ch2_vus_SMD`; the best baselines are {glue:text}`ch2_best_base_SMAP`,
+# {glue:text}`ch2_best_base_MSL` and {glue:text}`ch2_best_base_SMD`. DiffADT is ahead of the best
+# baseline on {glue:text}`ch2_vus_wins` datasets. The baselines took
+# {glue:text}`ch2_baseline_seconds` s in all.
+#
+# ## Smoothing kernels (Table 4)
+#
+# The paper smooths the L1 distance with a Hanning, Hamming or Bartlett kernel of 15, 25 or 35
+# taps and reports the IoU of the detected and the labelled anomalous steps. Here the same
+# reconstructions (DiffADT with the entity ID) are rescored with each kernel, with the
+# three-sigma threshold refitted on the smoothed training scores every time; nothing is
+# retrained.
+
+# %% tags=["remove-output"]
+table4 = pd.concat({ds: ex.kernel_grid(method_scores[ds, with_id], kinds=kernels, sizes=kernel_sizes, metric="iou")
+                    for ds in datasets}, names=["dataset"])
+table4.columns = [f"IoU, {s} taps" for s in table4.columns]
+iou_none = {ds: float(ex.evaluate_entities(method_scores[ds, with_id], kind="none")["iou"].mean()) for ds in datasets}
+table4["IoU, no smoothing"] = [iou_none[ds] for ds, _ in table4.index]
+glue("ch2_table4", table4.round(3), display=False)
+for ds in datasets:
+    block = table4.loc[ds].drop(columns="IoU, no smoothing")
+    k, size = block.stack().idxmax()
+    glue(f"ch2_best_kernel_{ds}", f"{k}, {size.split(', ')[1]} ({block.loc[k, size]:.3f})")
+    glue(f"ch2_iou_none_{ds}", f"{iou_none[ds]:.3f}")
+table4.round(3)
+
+# %% [markdown]
+# ```{glue:figure} ch2_table4
+# :name: "ch2-table4"
+#
+# **Table 4.** Mean IoU of detected and labelled anomalous test steps per smoothing kernel and
+# size (DiffADT with the entity ID, thresholds from training scores), and without smoothing.
+# ```
+#
+# The best kernel and size by IoU is {glue:text}`ch2_best_kernel_SMAP` on SMAP,
+# {glue:text}`ch2_best_kernel_MSL` on MSL and {glue:text}`ch2_best_kernel_SMD` on SMD; without any
+# smoothing the IoU is {glue:text}`ch2_iou_none_SMAP`, {glue:text}`ch2_iou_none_MSL` and
+# {glue:text}`ch2_iou_none_SMD`. Smoothing suppresses isolated spikes of the reconstruction error
+# (sampling noise) that the three-sigma rule would otherwise flag, and spreads detections over
+# neighbouring steps; that helps where labelled segments are long and hurts where they are short
+# (compare the datasets' segment lengths in Table 1).
+#
+# ## Warm-up against a fixed learning rate (Fig. 5)
+#
+# The paper warms the learning rate up to its peak at a quarter of training and decays it
+# afterwards, and reports a smoother, lower loss than with a fixed rate. We train the model of
+# this page twice on the first {glue:text}`ch2_ablation_k` entity (or entities) of
+# {glue:text}`ch2_ablation_ds`, once with each schedule, everything else equal.
+
+# %%
+abl = data[ablation_dataset][:ablation_entities]
+glue("ch2_ablation_ds", ablation_dataset)
+glue("ch2_ablation_k", len(abl))
+glue("ch2_ablation_names", ", ".join(e.name for e in abl))
+SCHEDULES = {"warm-up to 1/4, cosine decay": "warmup_cosine", "fixed learning rate": "constant"}
+sched_runs = {}
+for name, sched in SCHEDULES.items():
+    det = ex.diffusion_detector(abl, entity_embedding=True, model_params=model_params[ablation_dataset],
+                                **{**detector_params, "lr_schedule": sched})
+    sched_runs[name] = ex.fit_entities(det, abl, keep_reconstruction=False)
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [2, 1]})
+ep = np.arange(1, epochs + 1)
+for name, rep in sched_runs.items():
+    axes[0].plot(ep, rep.detector.train_losses_, lw=1.2, label=name)
+    steps_per_epoch = int(np.ceil(sum(len(dl.data.window_starts(len(e.train), window, hop)) for e in abl) / batch_size))
+    total = epochs * steps_per_epoch
+    factors = [dl.train.lr_factor(s, total, schedule=SCHEDULES[name], warmup_frac=warmup_frac)
+               for s in range(total)]
+    axes[1].plot(np.arange(total) / steps_per_epoch, lr * np.array(factors), lw=1.2, label=name)
+axes[0].set(xlabel="epoch", ylabel="ε-prediction loss (per epoch)", title="training loss")
+axes[1].set(xlabel="epoch", ylabel="learning rate", title="schedule")
+axes[0].legend(fontsize=8)
+fig.suptitle(f"Fig. 5 — warm-up against a fixed learning rate ({ablation_dataset}: {', '.join(e.name for e in abl)})")
+fig.tight_layout()
+plt.show()
+
+sched_table = pd.DataFrame({
+    name: {
+        "final loss (mean of last 20 % of epochs)": float(np.mean(rep.detector.train_losses_[-max(2, epochs // 5):])),
+        "loss std over last 20 % of epochs": ex.loss_stability(rep.detector.train_losses_),
+        "ROC-AUC (smoothed score)": float(
+            ex.evaluate_entities(rep.scores, kind=kernel, size=kernel_size)["roc_auc"].mean()),
+    } for name, rep in sched_runs.items()
+}).T
+warm, fixed = list(SCHEDULES)
+warm_lower = bool(sched_table.iloc[0, 0] < sched_table.iloc[1, 0])
+warm_stabler = bool(sched_table.iloc[0, 1] < sched_table.iloc[1, 1])
+glue("ch2_warm_loss", f"{sched_table.iloc[0, 0]:.4f}")
+glue("ch2_fixed_loss", f"{sched_table.iloc[1, 0]:.4f}")
+glue("ch2_warm_std", f"{sched_table.iloc[0, 1]:.4f}")
+glue("ch2_fixed_std", f"{sched_table.iloc[1, 1]:.4f}")
+glue("ch2_warm_lower", "yes" if warm_lower else "no")
+glue("ch2_warm_stabler", "yes" if warm_stabler else "no")
+sched_table.round(4)
+
+# %% [markdown]
+# Over the last fifth of training the loss averages {glue:text}`ch2_warm_loss` with the warm-up
+# and {glue:text}`ch2_fixed_loss` with the fixed rate (standard deviation
+# {glue:text}`ch2_warm_std` against {glue:text}`ch2_fixed_std`). Lower with the warm-up?
+# {glue:text}`ch2_warm_lower`. Steadier? {glue:text}`ch2_warm_stabler`. Part of any difference is
+# simply the decay: the warm-up schedule ends at a learning rate near zero, the fixed one does not.
+#
+# ## S4 against dilated convolutions only (Tables 5/6)
+#
+# The paper's ablation replaces each S4 layer by nothing — leaving the "RES" cascade of dilated
+# convolutions — at 6, 12, 18 and 24 residual layers, and compares the reconstruction loss, its
+# stability and the reconstruction time. We keep the four depths and shrink the width to
+# {glue:text}`ch2_layer_channels` channels and the training to {glue:text}`ch2_layer_epochs`
+# epochs so that eight models fit in the budget (same data as Fig. 5). Columns: the
+# ε-prediction training loss at the end; its standard deviation over the last fifth of the epochs
+# (stability); the L1 reconstruction error on the normal (unlabelled) test steps; the ROC-AUC of
+# the smoothed score; training time; reconstruction time per 1000 test steps.
+
+# %% tags=["remove-output"]
+glue("ch2_layer_channels", layer_channels)
+glue("ch2_layer_epochs", layer_epochs)
+layer_rows = []
+for layer in ("s4", "res"):
+    for depth in layer_counts:
+        params = {**model_params[ablation_dataset], "residual_channels": layer_channels, "n_layers": depth,
+                  "layer": layer}
+        det = ex.diffusion_detector(abl, entity_embedding=True, model_params=params,
+                                    **{**detector_params, "epochs": layer_epochs})
+        rep = ex.fit_entities(det, abl, keep_reconstruction=False)
+        losses = rep.detector.train_losses_
+        normal_l1 = np.mean([s.test_scores[s.labels == 0].mean() for s in rep.scores])
+        test_steps = sum(len(e.test) for e in abl)
+        layer_rows.append({
+            "layer": "S4" if layer == "s4" else "RES", "layers": depth,
+            "final ε loss": float(np.mean(losses[-max(2, layer_epochs // 5):])),
+            "loss std (last 20 %)": ex.loss_stability(losses),
+            "L1 reconstruction error (normal test steps)": float(normal_l1),
+            "ROC-AUC": float(ex.evaluate_entities(rep.scores, kind=kernel, size=kernel_size)["roc_auc"].mean()),
+            "training time (s)": rep.fit_seconds,
+            "reconstruction time (s per 1000 steps)": 1000 * rep.score_seconds / test_steps,
+            "parameters": sum(p.numel() for p in rep.detector.model_.parameters()),
+        })
+layers_df = pd.DataFrame(layer_rows).set_index(["layer", "layers"])
+table5 = layers_df[["final ε loss", "loss std (last 20 %)", "L1 reconstruction error (normal test steps)", "ROC-AUC"]]
+table6 = layers_df[["training time (s)", "reconstruction time (s per 1000 steps)", "parameters"]]
+glue("ch2_table5", table5.round(4), display=False)
+glue("ch2_table6", table6.round(2), display=False)
+s4_l1 = table5.xs("S4", level="layer")["L1 reconstruction error (normal test steps)"]
+res_l1 = table5.xs("RES", level="layer")["L1 reconstruction error (normal test steps)"]
+s4_std = table5.xs("S4", level="layer")["loss std (last 20 %)"]
+res_std = table5.xs("RES", level="layer")["loss std (last 20 %)"]
+glue("ch2_s4_l1_wins", f"{int((s4_l1 < res_l1).sum())} of {len(layer_counts)}")
+glue("ch2_s4_std_wins", f"{int((s4_std < res_std).sum())} of {len(layer_counts)}")
+s4_time = table6.xs("S4", level="layer")["reconstruction time (s per 1000 steps)"]
+res_time = table6.xs("RES", level="layer")["reconstruction time (s per 1000 steps)"]
+glue("ch2_s4_time_ratio", f"{float((s4_time / res_time).mean()):.1f}")
+rf_config = dl.models.diffwave.DiffWaveConfig(in_channels=1, n_layers=min(layer_counts), layer="res",
+                                              dilation_cycle=dilation_cycle)
+glue("ch2_rf_depth", min(layer_counts))
+glue("ch2_rf", rf_config.receptive_field)
+glue("ch2_window", window)
+layers_df.round(4)
+
+# %% [markdown]
+# ```{glue:figure} ch2_table5
+# :name: "ch2-table5"
+#
+# **Table 5.** S4 against RES layers: training loss at the end of training, its standard deviation
+# over the last fifth of the epochs, L1 reconstruction error on normal test steps, and ROC-AUC.
+# ```
+#
+# ```{glue:figure} ch2_table6
+# :name: "ch2-table6"
+#
+# **Table 6.** Cost of S4 against RES layers: training time, reconstruction time per 1000 test
+# steps and number of parameters (on this machine, see {doc}`reproducibility`).
+# ```
+#
+# S4 layers give the lower L1 reconstruction error on normal steps at
+# {glue:text}`ch2_s4_l1_wins` depths and the steadier training loss at
+# {glue:text}`ch2_s4_std_wins`; they make reconstruction {glue:text}`ch2_s4_time_ratio` times as
+# slow on average. A RES cascade of $n$ layers sees only its receptive field of dilated
+# convolutions, while every S4 layer sees the whole window — the paper's argument for S4 on long
+# windows. Here the shallowest RES cascade ({glue:text}`ch2_rf_depth` layers) already reaches
+# {glue:text}`ch2_rf` steps, against a window of {glue:text}`ch2_window` steps; the paper makes
+# its case at L = 2000, where a dilated cascade covers a much smaller part of the window.
+#
+# ## ROC curves (Fig. 6)
+#
+# ROC curves of the smoothed distance, pooled over the entities of each dataset. Each entity's
+# scores are first standardised by the mean and standard deviation of its own training scores,
+# so the point marked on each DiffADT curve, z = 3, is the three-sigma threshold of every entity
+# at once.
+
+# %%
+fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4), squeeze=False)
+pooled_auc = {}
+for ax, ds in zip(axes[0], datasets, strict=True):
+    best_base = table3.loc[ds].loc[base_labels, "VUS-PR"].idxmax() if base_labels else None
+    for key in [without_id, with_id] + ([best_base] if best_base else []):
+        diffusion = key in VARIANTS
+        y, z = ex.pooled_scores(method_scores[ds, key], kind=kernel if diffusion else "none", size=kernel_size)
+        fpr, tpr, thr = roc_curve(y, z)
+        pooled_auc[ds, key] = metrics.roc_auc(y, z)
+        ax.plot(fpr, tpr, lw=1.2, label=f"{key} (AUC {pooled_auc[ds, key]:.3f})")
+        if diffusion:
+            i = np.searchsorted(-thr, -3.0)  # thresholds are decreasing: first one at or below z = 3
+            ax.plot(fpr[min(i, len(fpr) - 1)], tpr[min(i, len(tpr) - 1)], "o", ms=4, color=ax.lines[-1].get_color())
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":", label="random")
+    ax.set(title=ds, xlabel="false-positive rate", ylabel="true-positive rate")
+    ax.legend(fontsize=7, loc="lower right")
+fig.suptitle("Fig. 6 — ROC curves of the smoothed distance (pooled, standardised per entity; dot: z = 3)")
+fig.tight_layout()
+plt.show()
+for ds in datasets:
+    glue(f"ch2_pooled_auc_{ds}", f"{pooled_auc[ds, with_id]:.3f}")
+
+# %% [markdown]
+# The pooled ROC-AUC of DiffADT with the entity ID is {glue:text}`ch2_pooled_auc_SMAP` (SMAP),
+# {glue:text}`ch2_pooled_auc_MSL` (MSL) and {glue:text}`ch2_pooled_auc_SMD` (SMD). The dot shows
+# where the three-sigma rule operates: far to the left, at a low false-positive rate, trading
+# recall for precision.
+#
+# ## How much noise, how many denoising steps
+#
+# Two knobs decide how a window is reconstructed: the noise level $t_0$ (how far the window is
+# pushed towards noise before it is denoised back; at $t_0 = 0$ the reconstruction is the input
+# itself) and the number of DDIM steps {cite}`song2021denoising` used to come back. With the
+# trained DiffADT model of {glue:text}`ch2_ablation_ds` we rescore the same test series (entities
+# {glue:text}`ch2_ablation_names`) while varying one knob at a time, and report the L1
+# reconstruction error on normal test steps, the ROC-AUC of the smoothed score and the
+# reconstruction time.
+
+# %% tags=["remove-output"]
+main_det = runs[ablation_dataset, with_id].detector
+sweep_rows = []
+for knob, values in (("t0", sweep_t0), ("DDIM steps", sweep_steps)):
+    for v in values:
+        changes = {"t0": int(v)} if knob == "t0" else {"sample_steps": int(v)}
+        start = time.perf_counter()
+        sc = ex.score_entities(ex.with_params(main_det, **changes), abl, keep_reconstruction=False)
+        seconds = time.perf_counter() - start
+        aucs = [metrics.roc_auc(s.labels, smooth(s.test_scores, kind=kernel, size=kernel_size)) for s in sc]
+        sweep_rows.append({"knob": knob, "value": int(v),
+                           "L1 error (normal steps)": float(np.mean([s.test_scores[s.labels == 0].mean() for s in sc])),
+                           "ROC-AUC": float(np.mean(aucs)), "time (s)": seconds})
+sweep = pd.DataFrame(sweep_rows).set_index(["knob", "value"])
+glue("ch2_sweep", sweep.round(4), display=False)
+best_t0 = sweep.loc["t0"]["ROC-AUC"].idxmax()
+glue("ch2_best_t0", f"{best_t0} ({sweep.loc[('t0', best_t0), 'ROC-AUC']:.3f})")
+glue("ch2_sweep_t0", t0)
+glue("ch2_sweep_steps", sample_steps)
+for knob, key in (("t0", "t0"), ("DDIM steps", "steps")):
+    part = sweep.loc[knob]
+    glue(f"ch2_auc_range_{key}", f"{part['ROC-AUC'].min():.3f} to {part['ROC-AUC'].max():.3f}")
+    glue(f"ch2_time_range_{key}", f"{part['time (s)'].min():.1f} s to {part['time (s)'].max():.1f} s")
+sweep.round(4)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+for ax, knob, xlabel in zip(axes, ("t0", "DDIM steps"), (f"t0 (at {sample_steps} DDIM steps)",
+                                                          f"DDIM steps (at t0 = {t0})"), strict=True):
+    part = sweep.loc[knob]
+    ax.plot(part.index, part["L1 error (normal steps)"], "o-", color="C0")
+    ax.set(xlabel=xlabel, ylabel="L1 error on normal steps", xscale="log")
+    ax.set_xticks(part.index, [str(v) for v in part.index])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    twin = ax.twinx()
+    twin.plot(part.index, part["ROC-AUC"], "s--", color="C3")
+    twin.set_ylabel("ROC-AUC", color="C3")
+fig.suptitle("Reconstruction error and ROC-AUC against the noise level and the number of denoising steps")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ```{glue:figure} ch2_sweep
+# :name: "ch2-sweep"
+#
+# Rescoring the same test series with the trained model: the noise level $t_0$ at
+# {glue:text}`ch2_sweep_steps` DDIM steps, and the number of DDIM steps at $t_0$ =
+# {glue:text}`ch2_sweep_t0`.
+# ```
+#
+# A larger $t_0$ erases more of the window, so the reconstruction leans more on what the model
+# has learned and less on the input: the error on normal steps grows, and so, if the model has
+# learned normal behaviour, does the contrast with anomalies. Too large a $t_0$ loses the window
+# altogether. In this run the best ROC-AUC over the $t_0$ values tried is at
+# {glue:text}`ch2_best_t0`. Across the $t_0$ values the ROC-AUC spans
+# {glue:text}`ch2_auc_range_t0`, across the step counts {glue:text}`ch2_auc_range_steps`; the
+# reconstruction time grows with the number of steps ({glue:text}`ch2_time_range_steps`) and
+# hardly with $t_0$ ({glue:text}`ch2_time_range_t0`), because DDIM takes the same number of
+# steps from any starting level.
+#
+# ## Discussion: this run against the paper
+#
+# The list below is computed from this run's numbers; it states for each of the paper's
+# claims whether this run supports it.
+
+# %%
+id_f1pa_wins = sum(table3.loc[(ds, with_id), "F1-PA"] > table3.loc[(ds, without_id), "F1-PA"] for ds in datasets)
+id_vus_wins = sum(table3.loc[(ds, with_id), "VUS-PR"] > table3.loc[(ds, without_id), "VUS-PR"] for ds in datasets)
+pa_gap = np.mean([table3.loc[(ds, with_id), "F1-PA"] - table3.loc[(ds, with_id), "F1"] for ds in datasets])
+glue("ch2_id_f1pa_wins", f"{id_f1pa_wins} of {len(datasets)}")
+glue("ch2_id_vus_wins", f"{id_vus_wins} of {len(datasets)}")
+# a baseline "beaten" is only informative if it is itself better than chance
+chance = [ds for ds in datasets if best_bases[ds] and "random score" in table3.loc[ds].index
+          and table3.loc[(ds, best_bases[ds]), "VUS-PR"] <= table3.loc[(ds, "random score"), "VUS-PR"]]
+glue("ch2_baseline_at_chance", ", ".join(chance) if chance else "none")
+glue("ch2_pa_gap", f"{pa_gap:.3f}")
+others = [m for m in table3.index.get_level_values("method").unique() if not m.startswith("random")]
+all_gap = np.mean([table3.loc[(ds, m), "F1-PA"] - table3.loc[(ds, m), "F1"] for ds in datasets for m in others])
+glue("ch2_all_pa_gap", f"{all_gap:.3f}")
+glue("ch2_window_ratio", f"{2000 / window:.3g}")
+glue("ch2_epochs", epochs)
+glue("ch2_n_layers", n_layers)
+glue("ch2_entities_per_ds", ", ".join(f"{len(data[ds])} ({ds})" for ds in datasets))
+lines = [
+    f"- *The entity ID helps* (the paper's Figs. 3/4 and Table 3): F1-PA higher with the ID on {id_f1pa_wins} of "
+    f"{len(datasets)} datasets, VUS-PR higher on {id_vus_wins} of {len(datasets)}.",
+    f"- *DiffADT beats the baselines*: on VUS-PR, ahead of the best baseline on {vus_wins} of {len(datasets)} datasets "
+    f"— {'supported' if beats_baselines else 'not supported'} by this run (criterion: at least 2 of 3). "
+    f"Datasets where even the best baseline is no better than the random score on VUS-PR: "
+    f"{', '.join(chance) if chance else 'none'}.",
+    f"- *Point adjustment*: F1-PA exceeds point-wise F1 by {pa_gap:.3f} on average for DiffADT; the random score's "
+    "F1-PA (Table 3) shows how much of that is the protocol rather than the detector.",
+    f"- *Warm-up gives a lower, steadier loss* (Fig. 5): lower {'yes' if warm_lower else 'no'}, "
+    f"steadier {'yes' if warm_stabler else 'no'}.",
+    f"- *S4 reconstructs better than RES* (Table 5): lower L1 error at {int((s4_l1 < res_l1).sum())} of "
+    f"{len(layer_counts)} depths, at {float((s4_time / res_time).mean()):.1f}× the reconstruction time (Table 6).",
+    "- *Smoothing kernels* (Table 4): best per dataset — "
+    + "; ".join(f"{ds}: {table4.loc[ds].drop(columns='IoU, no smoothing').stack().idxmax()[0]}" for ds in datasets)
+    + ".",
+]
+display(Markdown("**This run against the paper's claims**\n\n" + "\n".join(lines)))
+
+# %% [markdown]
+# The entity ID raised F1-PA on {glue:text}`ch2_id_f1pa_wins` datasets and VUS-PR on
+# {glue:text}`ch2_id_vus_wins`. On VUS-PR, DiffADT is ahead of the best baseline on
+# {glue:text}`ch2_vus_wins` datasets; does it beat the best baseline on at least two of three?
+# {glue:text}`ch2_beats_baselines`. That comparison means less where the best baseline is itself
+# no better than the random score on VUS-PR — in this run: {glue:text}`ch2_baseline_at_chance`.
+# Point adjustment adds {glue:text}`ch2_pa_gap` to DiffADT's F1
+# on average.
+#
+# Where this page and the paper can disagree, the reasons are mostly of scale. This run (profile
+# {glue:text}`ch2_profile`) trains on windows of L = {glue:text}`ch2_window` steps — the paper's
+# are {glue:text}`ch2_window_ratio` times as long — with {glue:text}`ch2_n_layers` residual layers,
+# for {glue:text}`ch2_epochs` epochs, on {glue:text}`ch2_entities_per_ds` entities. With few
+# entities the embedding has little to separate, and short windows remove the long-range
+# structure that S4 is meant to capture. The paper's headline numbers are point-adjusted; with
+# thresholds fitted on training data only, point-adjusted F1 exceeds point-wise F1 by
+# {glue:text}`ch2_all_pa_gap` on average over the non-random methods of Table 3, and the random
+# row flagging the top 1 % shows that point-adjusted F1 is a weak yardstick on these benchmarks.
+# Finally, a three-sigma rule fitted on training scores is conservative when test data drift away
+# from the training range (some SMAP/MSL channels do, see `shared/data/MANIFEST.md`), and
+# it trades recall for precision. The `full` profile removes the differences of scale; the
+# evaluation protocol is the same at every scale.
+#
+# ## Summary
+#
+# - One DiffWave-style cascade with S4 layers, conditioned on command channels and an entity-ID
+#   embedding, is trained per dataset across all of its entities and detects anomalies from the
+#   smoothed L1 distance of partial reconstructions, with a three-sigma threshold from training
+#   scores.
+# - Table 3 reports the paper's point-adjusted metrics beside point-wise, event-wise and
+#   threshold-free ones for DiffADT with and without the entity ID and for seven baselines.
+#   DiffADT beats the best baseline on VUS-PR on at least two of three datasets?
+#   {glue:text}`ch2_beats_baselines`.
+# - Tables 4–6 and Figs. 5/6 reproduce the paper's ablations (kernels, warm-up, S4 against RES,
+#   ROC), and the last section shows how $t_0$ and the number of denoising steps trade
+#   reconstruction fidelity for contrast.
+# - This page used the {glue:text}`ch2_profile` profile and ran in {glue:text}`ch2_seconds` s.
+#
+# ## What's next
+#
+# Chapter 3 replaces the cascade by a U-Net with a wavelet pyramid and self-attention, and applies
+# one model to images, audio and time series.
+
+# %%
+glue("ch2_seconds", f"{time.perf_counter() - chapter_start:.0f}")
+print(f"chapter executed in {time.perf_counter() - chapter_start:.0f} s")
