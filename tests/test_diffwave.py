@@ -13,14 +13,6 @@ from diffad_lib.models.s4d import S4D, S4DKernel, param_groups
 SMALL = {"residual_channels": 8, "n_layers": 3, "s4_state": 8, "diffusion_embed_dim": 16, "diffusion_hidden_dim": 32}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny tensors: thread start-up costs more than it saves, badly so on a busy 2-core runner
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _model(seed: int = 0, **kwargs) -> DiffWaveDenoiser:
     torch.manual_seed(seed)

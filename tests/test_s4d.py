@@ -10,15 +10,6 @@ import torch
 from diffad_lib.models.s4d import S4D, S4DKernel, param_groups, s4d_recurrence
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny tensors: thread start-up costs more than it saves, badly so on a busy 2-core runner
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _layer(*, bidirectional: bool, dtype: torch.dtype = torch.float64, seed: int = 0, **kwargs) -> S4D:
     torch.manual_seed(seed)
     return S4D(4, d_state=8, bidirectional=bidirectional, **kwargs).to(dtype)

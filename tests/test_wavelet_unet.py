@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -16,16 +15,6 @@ from diffad_lib.models.wavelet_unet import HybridTimeEmbedding, WaveletUNet, Wav
 SWITCHES = ("use_wavelet", "use_attention", "use_adapter", "use_hybrid_embedding")
 TINY = WaveletUNetConfig(base_channels=8, channel_mults=(1, 2), n_heads=2, adapter_channels=8, time_dim=16,
                          hybrid_kernels=2)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Run these small convolutions on one thread: as fast as two here, and immune to the
-    OpenMP oversubscription that slows steps 10-50x when the 2-core runner is busy."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _n_params(model: nn.Module) -> int:
