@@ -275,7 +275,7 @@ class DiffusionDetector(BaseEstimator):
         target, cond = self._channels(n_ch)
 
         self.scalers_: dict[int | None, MinMaxScaler] = {}
-        fit_parts, val_parts, windows, conds, ents = [], [], [], [], []
+        val_parts, windows, conds, ents = [], [], [], []
         for key, arr in zip(keys, series, strict=True):
             n_val = int(round(self.val_fraction * len(arr)))
             train_part = arr[: len(arr) - n_val]
@@ -289,7 +289,6 @@ class DiffusionDetector(BaseEstimator):
             windows.append(w[:, target])
             conds.append(w[:, cond] if cond else None)
             ents.append(np.full(len(w), key if key is not None else 0))
-            fit_parts.append(train_part)
             val_parts.append(arr[len(arr) - n_val :] if n_val else arr)
         self.n_features_in_ = n_ch
 
@@ -310,8 +309,7 @@ class DiffusionDetector(BaseEstimator):
         config = TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
             warmup_frac=self.warmup_frac, lr_schedule=self.lr_schedule, ema_decay=self.ema_decay,
-            seed=self.random_state,
-            device=str(device), progress=self.progress,
+            seed=self.random_state, device=str(device), progress=self.progress,
         )
         result = train_diffusion(
             model, self.schedule_, torch.as_tensor(np.concatenate(windows), dtype=torch.float32), config=config,
