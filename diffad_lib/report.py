@@ -55,3 +55,55 @@ def git_commit(path: str | Path | None = None) -> str:
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def results_dir() -> Path:
+    """The repository's ``results/`` folder (committed JSON of full-profile runs)."""
+    from diffad_lib.runner import repo_root
+
+    return repo_root() / "results"
+
+
+def save_results(name: str, tables: dict[str, Any], *, command: str, directory: str | Path | None = None) -> Path:
+    """Write ``results/<name>.json``: the tables with the device, commit, command, date and versions.
+
+    ``tables`` maps a key to a pandas DataFrame (stored as records with its index reset). The file
+    is what a chapter shows beside its own run; nothing in it is typed by hand.
+    """
+    import json
+    import time
+
+    info = environment_info()
+    record = {
+        "name": name,
+        "device": info["gpu"] if info["gpu"] != "none" else f"CPU ({info['cpu_count']} cores)",
+        "commit": info["commit"],
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "environment": info,
+        "tables": {key: {"index": list(df.index.names), "records": df.reset_index().to_dict(orient="records")}
+                   for key, df in tables.items()},
+    }
+    folder = Path(directory) if directory is not None else results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(record, indent=1, default=float))
+    return path
+
+
+def load_results(name: str, *, directory: str | Path | None = None) -> dict[str, Any] | None:
+    """The record written by :func:`save_results`, with its tables as DataFrames; ``None`` if absent."""
+    import json
+
+    import pandas as pd
+
+    path = (Path(directory) if directory is not None else results_dir()) / f"{name}.json"
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        record["tables"] = {key: pd.DataFrame(t["records"]).set_index(t["index"])
+                            for key, t in record["tables"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path} is not a results file written by save_results ({exc})") from exc
+    return record

@@ -58,7 +58,7 @@ from sklearn.metrics import roc_curve
 import diffad_lib as dl
 from diffad_lib import experiments as ex
 from diffad_lib import metrics
-from diffad_lib.report import glue
+from diffad_lib.report import glue, load_results, save_results
 from diffad_lib.scoring import smooth
 from diffad_lib.thresholds import fit_threshold
 
@@ -459,6 +459,22 @@ table3.round(3)
 # second random row, which flags the top 1 % (the 99th percentile of its training scores). The
 # random rows show what chance reaches on each metric.
 # ```
+#
+# **Full-profile results.** The `full` profile (every entity, the paper's configuration, one GPU)
+# writes its Table 3 to `results/02_s4_telemetry_full.json`, naming the device, the commit and
+# the command. When that file is committed it is shown below, beside this build's own table.
+
+# %%
+if profile == "full":
+    save_results("02_s4_telemetry_full", {"table3": table3}, command="diffad run 02 --profile full")
+full_run = load_results("02_s4_telemetry_full")
+if full_run is None:
+    display(Markdown("*No `full`-profile run has been recorded in `results/` yet (it needs a GPU); "
+                     "Table 3 above is this build's own run.*"))
+else:
+    display(Markdown(f"**Table 3, `full` profile** — device: {full_run['device']}; commit {full_run['commit']}; "
+                     f"command `{full_run['command']}`; run {full_run['date']}."))
+    display(full_run["tables"]["table3"].round(3))
 
 # %%
 with_id, without_id = "DiffADT (with entity ID)", "DiffADT (without entity ID)"

@@ -56,7 +56,7 @@ from diffad_lib.baselines import make_baseline
 from diffad_lib.data.audio import FAULT_KINDS, make_audio_dataset
 from diffad_lib.data.images import make_image_dataset, texture_image
 from diffad_lib.patch_detector import ConvAutoencoderDetector, FeatureKNNDetector, PatchDiffusionDetector
-from diffad_lib.report import glue
+from diffad_lib.report import glue, load_results, save_results
 from diffad_lib.thresholds import fit_threshold
 
 # %% [markdown]
@@ -664,6 +664,24 @@ table2.round(3)
 #
 # The same metrics per series.
 # ```
+#
+# **Full-profile results.** The `full` profile (larger patches and models, more series, one GPU)
+# writes Tables I–III to `results/03_wavelet_multimodal_full.json`, naming the device, the commit
+# and the command. When that file is committed it is shown below, beside this build's tables.
+
+# %%
+if profile == "full":
+    save_results("03_wavelet_multimodal_full", {"table1": table1, "table2": table2, "table3": table3},
+                 command="diffad run 03 --profile full")
+full_run = load_results("03_wavelet_multimodal_full")
+if full_run is None:
+    display(Markdown("*No `full`-profile run has been recorded in `results/` yet (it needs a GPU); "
+                     "the tables above are this build's own run.*"))
+else:
+    display(Markdown(f"**Tables I–III, `full` profile** — device: {full_run['device']}; commit "
+                     f"{full_run['commit']}; command `{full_run['command']}`; run {full_run['date']}."))
+    for key in ("table1", "table2", "table3"):
+        display(full_run["tables"][key])
 
 # %%
 ts_lines = []
