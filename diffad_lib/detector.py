@@ -391,8 +391,24 @@ class DiffusionDetector(BaseEstimator):
         arr = self._validate_X(X)
         scaled = self.scalers_[key].transform(arr)
         target, _ = self._channels(arr.shape[1])
-        x_hat = self._reconstruct_scaled(scaled, key, 256)
-        scores = pointwise_distance(scaled[:, target], x_hat, p=self.distance, reduce="mean")
+        return self._score_scaled(scaled[:, target], self._reconstruct_scaled(scaled, key, 256))
+
+    def score_reconstruction(self, X: Any, x_hat: Any, *, entity: int | None = None) -> np.ndarray:
+        """The score of :meth:`decision_function` for a reconstruction ``x_hat`` already computed
+        (e.g. by :meth:`reconstruct`, kept for figures): (n_samples,) float64."""
+        self._check_fitted()
+        key = self._entity_key(entity)
+        arr = self._validate_X(X)
+        rec = self._validate_X(x_hat, name="x_hat")
+        if rec.shape != arr.shape:
+            raise ValueError(f"x_hat must have the shape of X {arr.shape}; got {rec.shape}")
+        target, _ = self._channels(arr.shape[1])
+        scaler = self.scalers_[key]
+        return self._score_scaled(scaler.transform(arr)[:, target], scaler.transform(rec)[:, target])
+
+    def _score_scaled(self, x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
+        """Point distance over the target channels (n, n_target) -> (n,), then optional smoothing."""
+        scores = pointwise_distance(x, x_hat, p=self.distance, reduce="mean")
         if self.smoothing != "none":
             scores = smooth(scores, kind=self.smoothing, size=self.smoothing_size)
         return scores

@@ -34,7 +34,7 @@ from diffad_lib import metrics
 from diffad_lib.baselines import make_baseline
 from diffad_lib.data.telemetry import Entity
 from diffad_lib.detector import DiffusionDetector
-from diffad_lib.scoring import ScoreStats, pointwise_distance, smooth
+from diffad_lib.scoring import ScoreStats, smooth
 from diffad_lib.thresholds import fit_threshold
 
 __all__ = [
@@ -168,16 +168,6 @@ class FitReport:
     score_seconds: float  # wall time of reconstructing every test split
 
 
-def _scaled_distance(detector: DiffusionDetector, x: np.ndarray, x_hat: np.ndarray, key: int) -> np.ndarray:
-    """Mean L1 distance over the reconstructed channels in the entity's (−1, 1) training scale: (n,)."""
-    scaler = detector.scalers_[key]
-    cond = set(detector.cond_channels or ())
-    target = [c for c in range(x.shape[1]) if c not in cond]
-    a = scaler.transform(np.asarray(x, dtype=np.float64))[:, target]
-    b = scaler.transform(np.asarray(x_hat, dtype=np.float64))[:, target]
-    return pointwise_distance(a, b, p=detector.distance, reduce="mean")
-
-
 def score_entities(
     detector: DiffusionDetector,
     entities: Sequence[Entity],
@@ -199,9 +189,8 @@ def score_entities(
         raise ValueError(f"train_scores has {len(train_scores)} arrays for {len(entities)} entities")
     out = []
     for i, ent in enumerate(entities):
-        key = i
-        x_hat = detector.reconstruct(ent.test, entity=key)
-        dist = _scaled_distance(detector, ent.test, x_hat, key)
+        x_hat = detector.reconstruct(ent.test, entity=i)
+        dist = detector.score_reconstruction(ent.test, x_hat, entity=i)
         train = np.asarray(train_scores[i], dtype=np.float64) if train_scores is not None else np.empty(0)
         out.append(EntityScores(ent.name, np.asarray(ent.labels, dtype=np.int8), train, dist,
                                 x_hat if keep_reconstruction else None))

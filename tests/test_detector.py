@@ -155,3 +155,14 @@ def test_several_series_without_entity_embedding():
     assert det.decision_function(series[1], entity=1).shape == (300,)
     with pytest.raises(ValueError, match="fitted entities"):
         det.predict(series[0])
+
+
+def test_score_reconstruction_matches_decision_function_and_scaling_is_fit_on_training(fitted):
+    x = sine(400, 6)
+    np.testing.assert_allclose(fitted.score_reconstruction(x, fitted.reconstruct(x)), fitted.decision_function(x),
+                               atol=1e-9)
+    with pytest.raises(ValueError, match="x_hat must have the shape"):
+        fitted.score_reconstruction(x, fitted.reconstruct(x)[:300])
+    # min-max to (-1, 1) per channel, fitted on the training series only
+    z = fitted.scalers_[None].transform(sine(1500, 0))
+    assert z.min() == pytest.approx(-1.0) and z.max() == pytest.approx(1.0)

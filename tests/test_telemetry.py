@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 from diffad_lib.data import (
-    apply_minmax,
     dataset_summary,
-    fit_minmax,
     list_entities,
     load_smap_msl,
     load_smd,
@@ -130,23 +128,3 @@ def test_smd_reads_uncompressed_official_layout(tmp_path):
     with pytest.raises(ValueError, match="test_label has 2 lines but the test file has 5 rows"):
         load_smd(root=tmp_path)
 
-
-def test_minmax_maps_train_exactly_to_unit_interval():
-    rng = np.random.default_rng(0)
-    train = rng.normal(size=(500, 4)) * [1.0, 10.0, 1e-3, 0.0] + [0.0, 5.0, -2.0, 3.0]
-    lo, hi = fit_minmax(train)
-    z = apply_minmax(train, lo, hi)
-    assert z.dtype == np.float32
-    np.testing.assert_array_equal(z[:, :3].min(axis=0), -1.0)
-    np.testing.assert_array_equal(z[:, :3].max(axis=0), 1.0)
-    np.testing.assert_array_equal(z[:, 3], 0.0)  # constant channel: no division by zero
-    test = np.array([[hi[0] + (hi[0] - lo[0]), lo[1], 0.5 * (lo[2] + hi[2]), 4.0]])
-    out = apply_minmax(test, lo, hi)
-    np.testing.assert_allclose(out, [[3.0, -1.0, 0.0, 1.0]], atol=1e-6)  # not clipped
-
-
-def test_minmax_rejects_bad_bounds():
-    with pytest.raises(ValueError, match=r"lo and hi must both have shape \(3,\)"):
-        apply_minmax(np.zeros((4, 3)), np.zeros(2), np.ones(2))
-    with pytest.raises(ValueError, match="hi must be >= lo"):
-        apply_minmax(np.zeros((4, 1)), np.ones(1), np.zeros(1))

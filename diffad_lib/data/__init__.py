@@ -13,9 +13,7 @@ from diffad_lib.data.registry import (
 )
 from diffad_lib.data.telemetry import (
     Entity,
-    apply_minmax,
     dataset_summary,
-    fit_minmax,
     list_entities,
     load_smap_msl,
     load_smd,
@@ -31,12 +29,10 @@ __all__ = [
     "NABSeries",
     "RegistryFile",
     "UCRSeries",
-    "apply_minmax",
     "dataset_info",
     "dataset_path",
     "dataset_summary",
     "default_data_root",
-    "fit_minmax",
     "frame",
     "hop_from_alpha",
     "list_entities",

@@ -30,14 +30,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from diffad_lib._validation import as_float_array, check_choice
+from diffad_lib._validation import check_choice
 from diffad_lib.data.registry import dataset_path
 
 __all__ = [
     "Entity",
-    "apply_minmax",
     "dataset_summary",
-    "fit_minmax",
     "list_entities",
     "load_smap_msl",
     "load_smd",
@@ -321,55 +319,3 @@ def dataset_summary(dataset: TelemetryDataset, *, root: Path | str | None = None
     df["anomaly_ratio"] = df["anomalous_points"] / df["test_length"]
     return df
 
-
-# --------------------------------------------------------------------------- min-max scaling
-
-
-def fit_minmax(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel minimum and maximum of the training split.
-
-    Parameters
-    ----------
-    train : array (n, C) or (n,)
-
-    Returns
-    -------
-    lo, hi : arrays (C,) float64 (shape () for a 1-D input)
-    """
-    arr = as_float_array(train, name="train", ndim=(1, 2))
-    return arr.min(axis=0), arr.max(axis=0)
-
-
-def apply_minmax(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Map ``x`` to (-1, 1) per channel with bounds from :func:`fit_minmax`: ``2(x-lo)/(hi-lo) - 1``.
-
-    The training split itself lands exactly on [-1, 1]. Test values outside the training range
-    are *not* clipped (they map outside [-1, 1]; clipping would hide exactly the excursions an
-    anomaly detector should see). Channels that are constant in training (``hi == lo``) map to
-    ``x - lo`` (0 where the test value equals the training constant), so there is no division by
-    zero and a departure from the constant stays visible.
-
-    Parameters
-    ----------
-    x : array (n, C) or (n,)
-    lo, hi : arrays broadcastable to (C,)
-
-    Returns
-    -------
-    array, same shape as ``x``, float32
-    """
-    arr = as_float_array(x, name="x", ndim=(1, 2))
-    lo = np.asarray(lo, dtype=np.float64)
-    hi = np.asarray(hi, dtype=np.float64)
-    n_ch = arr.shape[-1] if arr.ndim == 2 else 1
-    if lo.shape != hi.shape or lo.size not in (1, n_ch):
-        raise ValueError(
-            f"lo and hi must both have shape ({n_ch},) for x with {n_ch} channels; "
-            f"got lo {lo.shape}, hi {hi.shape} - fit them with fit_minmax on the training split"
-        )
-    if np.any(hi < lo):
-        raise ValueError("hi must be >= lo in every channel; got hi < lo - did you swap the arguments?")
-    span = hi - lo
-    constant = span == 0
-    scaled = np.where(constant, arr - lo, 2.0 * (arr - lo) / np.where(constant, 1.0, span) - 1.0)
-    return scaled.astype(np.float32)
