@@ -2,16 +2,16 @@
 
 Import as ``import diffad_lib as dl``. Submodules: ``schedule``, ``samplers``, ``models``,
 ``train``, ``scoring``, ``thresholds``, ``metrics``, ``baselines``, ``data``, ``detector``,
-``wavelets``, ``features``, ``patch_detector``, ``experiments``.
+``wavelets``, ``features``, ``detectors``, ``experiments``.
 """
 
 import warnings
 
-from diffad_lib.detector import DiffusionDetector
+from diffad_lib.detectors import DiffusionDetector, EntityDetector, PatchDiffusionDetector
 
 # pooch (imported by scikit-image) imports tqdm.auto, which warns in a notebook without
 # ipywidgets; the library's own bars are plain text, so that warning is noise on every page.
 warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 __version__ = "0.1.0"
-__all__ = ["DiffusionDetector", "__version__"]
+__all__ = ["DiffusionDetector", "EntityDetector", "PatchDiffusionDetector", "__version__"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 
 def as_float_array(
@@ -22,13 +23,21 @@ def as_float_array(
     """
     if hasattr(X, "to_numpy"):  # pandas DataFrame / Series
         X = X.to_numpy()
+    if sparse.issparse(X):
+        raise TypeError(f"{name} is a sparse matrix; sparse input is not supported, pass a dense array")
+    if np.iscomplexobj(X):
+        raise ValueError(f"{name} holds complex values: Complex data not supported (pass the real part "
+                         "or the magnitude explicitly)")
     try:
         arr = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric array-like; got {type(X).__name__} ({exc})") from exc
+        # keep the exception's kind: a dict among numbers is a TypeError, "abc" a ValueError
+        raise type(exc)(f"{name} must be numeric array-like; got {type(X).__name__} ({exc})") from exc
     allowed = (ndim,) if isinstance(ndim, int) else ndim
     if arr.ndim not in allowed:
         raise ValueError(f"{name} must have ndim in {allowed}; got shape {arr.shape} (ndim={arr.ndim})")
+    if arr.ndim >= 2 and arr.shape[1] == 0:
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
     if arr.size == 0:
         raise ValueError(f"{name} is empty; got shape {arr.shape}")
     if arr.shape[0] < min_length:
@@ -57,3 +66,43 @@ def check_positive(value: float, *, name: str, allow_zero: bool = False) -> floa
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {bound}; got {value!r}")
     return value
+
+
+def check_int(value: Any, *, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as an int if it is an integer (not a bool) in [minimum, maximum].
+
+    Raises ``TypeError`` for a non-integer (a float ``3.0`` included: a count is never fractional)
+    and ``ValueError`` for an integer out of range, each naming the argument.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        lo = "-inf" if minimum is None else minimum
+        hi = "inf" if maximum is None else maximum
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}]; got {value!r}")
+    return int(value)
+
+
+def check_float(
+    value: Any,
+    *,
+    name: str,
+    low: float = -np.inf,
+    high: float = np.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a finite real number in the given interval.
+
+    ``low_open`` / ``high_open`` exclude the bounds. ``TypeError`` for a non-number (bools
+    included), ``ValueError`` for NaN, inf or a value outside the interval.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
+    v = float(value)
+    below = v <= low if low_open else v < low
+    above = v >= high if high_open else v > high
+    if not np.isfinite(v) or below or above:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a finite number in {interval}; got {value!r}")
+    return v

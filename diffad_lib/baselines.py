@@ -1,152 +1,133 @@
-"""Classical baselines with the scikit-learn / pyod detector API, for the book's tables.
+"""Baselines on the detectors' one base class: the methods every table compares against.
 
-Every detector works on a multivariate series ``X`` of shape (n, C) (or (n,) for one channel):
+Every class here derives from :class:`~diffad_lib.detectors.base.BaseDetector`, so it has the
+same contract as the diffusion detectors: ``fit(X, y=None)`` returns ``self`` and sets
+``decision_scores_``, ``threshold_`` (fitted on held-out normal scores by the ``threshold``
+rule) and ``labels_``; ``decision_function`` (higher = more anomalous); ``predict``;
+``sklearn.base.clone`` works.
 
-* ``__init__`` stores keyword options only;
-* ``fit(X_train)`` learns from normal data and returns ``self``; it sets ``decision_scores_``
-  (n_train,), the training scores that a threshold is fitted on;
-* ``decision_function(X)`` returns one score per time step, shape (n,), higher = more anomalous.
+**Series baselines** (:class:`WindowBaseline` subclasses) standardise each channel on the
+fitting data (:class:`~diffad_lib.scaling.ChannelScaler`), cut the series into windows of length
+``window`` and hop ``hop`` (:func:`diffad_lib.data.windows.frame`), score each window vector of
+``C·window`` values, and spread each window's score over the time steps it covers
+(:func:`~diffad_lib.data.windows.stitch`): ``reduce="mean"`` averages the windows covering a
+step, ``"max"`` keeps the largest. With ``window=1`` each time step is scored on its own.
 
-Window-based detectors standardise each channel with the training mean and std, cut the series
-into sliding windows of length ``window`` and hop ``stride`` (:func:`diffad_lib.data.windows.frame`),
-flatten each window to a vector of ``C·window`` features, score the windows, and spread each
-window's score over the time steps it covers with :func:`~diffad_lib.data.windows.stitch`:
-``reduce="mean"`` (default) averages the scores of all windows covering a step, ``"max"`` keeps
-the largest (spreads an alarm over a whole window length, better recall, worse localisation).
-With ``window=1`` each time step is scored on its own.
+**Sample baselines** (images, scalograms, fixed windows (N, C, *S)) score per-pixel maps reduced
+per sample as :class:`~diffad_lib.detectors.samples.MapScorer` does for the diffusion detector.
+
+:class:`RandomScore` accepts both kinds: the floor every table must beat.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics.pairwise import euclidean_distances
+from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import OneClassSVM
+from torch import nn
 
-from diffad_lib._validation import as_float_array, check_choice
+from diffad_lib._validation import check_choice, check_float, check_int
 from diffad_lib.data.windows import frame, stitch
+from diffad_lib.detectors.base import BaseDetector, as_samples, store_params
+from diffad_lib.detectors.core import seeded_build
+from diffad_lib.detectors.samples import MapScorer
+from diffad_lib.features import build_feature_net
+from diffad_lib.models.autoencoder import ConvAutoencoder, reconstruction_loss
+from diffad_lib.scaling import ChannelScaler
+from diffad_lib.train import TrainConfig, train_diffusion
+from diffad_lib.utils import resolve_device
 
 __all__ = [
-    "RandomScore",
-    "IsolationForestDetector",
-    "PCADetector",
-    "KMeansDetector",
-    "OCSVMDetector",
-    "KernelPCADetector",
     "AutoencoderDetector",
-    "make_baseline",
-    "BASELINES",
+    "ConvAutoencoderDetector",
+    "FeatureKNNDetector",
+    "IsolationForestDetector",
+    "KMeansDetector",
+    "KernelPCADetector",
+    "OCSVMDetector",
+    "PCADetector",
+    "RandomScore",
+    "WindowBaseline",
 ]
 
-
-def _check_int(value: Any, *, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
+Reduce = Literal["mean", "max"]
 
 
-def _as_series(X: Any, *, name: str = "X", min_length: int = 1) -> np.ndarray:
-    """Validate ``X`` and return it as (n, C) float64."""
-    arr = as_float_array(X, name=name, ndim=(1, 2), min_length=min_length)
-    return arr[:, None] if arr.ndim == 1 else arr
-
-
-class _BaseDetector:
-    """Shared plumbing: input checks and the ``fit`` / ``decision_function`` contract."""
-
-    n_channels_: int
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "n_channels_"):
-            raise ValueError(f"{type(self).__name__} is not fitted yet; call fit(X_train) first")
-
-    def _check_channels(self, arr: np.ndarray) -> None:
-        if arr.shape[1] != self.n_channels_:
-            raise ValueError(f"X must have the {self.n_channels_} channels seen in fit; got shape {arr.shape}")
-
-    def __repr__(self) -> str:
-        params = inspect.signature(type(self).__init__).parameters
-        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in params if p != "self")
-        return f"{type(self).__name__}({args})"
-
-
-class RandomScore(_BaseDetector):
-    """Uniform random scores: the floor every table must beat.
+class RandomScore(BaseDetector):
+    """Uniform random scores, one per time step (series) or per sample (samples).
 
     Parameters
     ----------
-    seed : int, default 0
-        Each call to ``decision_function`` restarts from this seed, so results are reproducible.
+    threshold, threshold_params, val_fraction : as every detector.
+    random_state : int, default 0
+        Each ``decision_function`` call restarts from this seed, so results are reproducible.
     """
 
-    def __init__(self, *, seed: int = 0) -> None:
-        self.seed = seed
+    def __init__(self, *, threshold: str = "three_sigma", threshold_params: dict[str, Any] | None = None,
+                 val_fraction: float = 0.0, random_state: int = 0) -> None:
+        store_params(self, locals())
 
-    def fit(self, X_train: Any) -> RandomScore:
-        """Record the number of channels; returns ``self``."""
-        arr = _as_series(X_train, name="X_train")
-        self.n_channels_ = arr.shape[1]
-        self.decision_scores_ = self.decision_function(arr)
-        return self
+    def _check_params(self) -> None:
+        check_int(self.random_state, name="random_state", minimum=0)
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Uniform(0, 1) scores, shape (n,)."""
-        self._check_fitted()
-        arr = _as_series(X)
-        self._check_channels(arr)
-        return np.random.default_rng(self.seed).random(arr.shape[0])
+    def _validate(self, X: Any, *, reset: bool, name: str = "X") -> np.ndarray:
+        if np.ndim(X) in (3, 4):  # samples (N, C, *S); anything else is validated as a series
+            return self._check_features(as_samples(X, name=name), reset=reset, name=name)
+        return super()._validate(X, reset=reset, name=name)
+
+    def _fit(self, X: np.ndarray) -> None:
+        pass
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return np.random.default_rng(self.random_state).random(X.shape[0])
 
 
-class _WindowDetector(_BaseDetector):
-    """Frame -> standardise -> score each window -> stitch back; subclasses implement two hooks."""
+class WindowBaseline(BaseDetector):
+    """Series baseline: standardise → windows → score each window vector → stitch back.
+
+    Subclasses declare ``window``, ``hop``, ``reduce`` and the threshold parameters, and
+    implement ``_fit_windows(feats)`` and ``_score_windows(feats) -> (W,)`` on (W, C·window) rows.
+    """
 
     window: int
-    stride: int
-    reduce: Literal["mean", "max"]
+    hop: int
+    reduce: Reduce
 
-    def _init_windows(self, window: int, stride: int, reduce: Literal["mean", "max"]) -> None:
-        self.window = window
-        self.stride = stride
-        self.reduce = reduce
+    @property
+    def _min_length(self) -> int:
+        return self.window if isinstance(self.window, (int, np.integer)) and self.window > 0 else 1
 
-    def _features(self, arr: np.ndarray) -> np.ndarray:
-        """(n, C) -> (n_windows, C·window) standardised window vectors."""
-        z = (arr - self.mean_) / self.scale_  # (n, C)
-        w = frame(z, self.window, self.stride)  # (W, C, L)
-        return w.reshape(w.shape[0], -1)  # (W, C·L)
-
-    def fit(self, X_train: Any) -> _WindowDetector:
-        """Fit on normal data ``X_train`` (n, C) or (n,); returns ``self``."""
-        _check_int(self.window, name="window", minimum=1)
-        _check_int(self.stride, name="stride", minimum=1)
+    def _check_params(self) -> None:
+        check_int(self.window, name="window", minimum=1)
+        check_int(self.hop, name="hop", minimum=1)
         check_choice(self.reduce, name="reduce", choices=("mean", "max"))
-        arr = _as_series(X_train, name="X_train", min_length=self.window)
-        self.n_channels_ = arr.shape[1]
-        self.mean_ = arr.mean(axis=0)  # (C,)
-        std = arr.std(axis=0)
-        self.scale_ = np.where(std > 0, std, 1.0)  # (C,) constant channels are left unscaled
-        feats = self._features(arr)
-        self._fit_windows(feats)
-        self.decision_scores_ = self._stitch(self._score_windows(feats), arr.shape[0])
-        return self
+        self._check_method_params()
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Per-time-step anomaly scores for ``X`` (n, C) or (n,): (n,) float64, higher = more anomalous."""
-        self._check_fitted()
-        arr = _as_series(X, min_length=self.window)
-        self._check_channels(arr)
-        return self._stitch(self._score_windows(self._features(arr)), arr.shape[0])
+    def _check_method_params(self) -> None:
+        """Validate the subclass's own parameters."""
 
-    def _stitch(self, window_scores: np.ndarray, n: int) -> np.ndarray:
-        """(n_windows,) -> (n,): each window's score spread over the steps it covers."""
+    def _windows(self, X: np.ndarray) -> np.ndarray:
+        """(n, C) -> (W, C, window) standardised windows."""
+        return frame(self.scaler_.transform(X), self.window, self.hop)
+
+    def _fit(self, X: np.ndarray) -> None:
+        self.scaler_ = ChannelScaler("standard").fit(X)
+        w = self._windows(X)
+        self._fit_windows(w.reshape(len(w), -1))
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        w = self._windows(X)
+        window_scores = self._score_windows(w.reshape(len(w), -1))  # (W,)
         tiled = np.broadcast_to(window_scores[:, None, None], (len(window_scores), 1, self.window))
-        return stitch(tiled, n, self.stride, reduce=self.reduce)[:, 0]
+        return stitch(tiled, X.shape[0], self.hop, reduce=self.reduce)[:, 0]
 
     def _fit_windows(self, feats: np.ndarray) -> None:  # (W, D)
         raise NotImplementedError
@@ -163,67 +144,52 @@ def _subsample(feats: np.ndarray, max_train: int, seed: int) -> np.ndarray:
     return feats[np.sort(idx)]
 
 
-class IsolationForestDetector(_WindowDetector):
+class IsolationForestDetector(WindowBaseline):
     """Isolation Forest (Liu et al. 2008) on windows; score = −``score_samples`` (short paths).
 
     Parameters
     ----------
-    window : int, default 1
-        Window length (1 scores each time step's channel vector).
-    stride : int, default 1
-    n_estimators : int, default 100
-    random_state : int, default 0
-    reduce : {"mean", "max"}, default "mean"
-        How window scores are spread back onto time steps.
+    window : int, default 1 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
+    n_estimators : int, default 100 ; random_state : int, default 0
+    threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(
-        self,
-        *,
-        window: int = 1,
-        stride: int = 1,
-        n_estimators: int = 100,
-        random_state: int = 0,
-        reduce: Literal["mean", "max"] = "mean",
-    ) -> None:
-        self._init_windows(window, stride, reduce)
-        self.n_estimators = n_estimators
-        self.random_state = random_state
+    def __init__(self, *, window: int = 1, hop: int = 1, reduce: Reduce = "mean", n_estimators: int = 100,
+                 random_state: int = 0, threshold: str = "three_sigma",
+                 threshold_params: dict[str, Any] | None = None, val_fraction: float = 0.0) -> None:
+        store_params(self, locals())
+
+    def _check_method_params(self) -> None:
+        check_int(self.n_estimators, name="n_estimators", minimum=1)
+        check_int(self.random_state, name="random_state", minimum=0)
 
     def _fit_windows(self, feats: np.ndarray) -> None:
-        _check_int(self.n_estimators, name="n_estimators", minimum=1)
-        self.model_ = IsolationForest(n_estimators=self.n_estimators, random_state=self.random_state)
-        self.model_.fit(feats)
+        self.model_ = IsolationForest(n_estimators=self.n_estimators, random_state=self.random_state).fit(feats)
 
     def _score_windows(self, feats: np.ndarray) -> np.ndarray:
         return -self.model_.score_samples(feats)
 
 
-class PCADetector(_WindowDetector):
+class PCADetector(WindowBaseline):
     """PCA reconstruction error: squared distance of a window vector to the principal subspace.
 
     Parameters
     ----------
-    window : int, default 16
-    stride : int, default 1
+    window : int, default 16 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
     n_components : int, default 8
         Clipped to ``min(n_windows, C·window) − 1``.
-    reduce : {"mean", "max"}, default "mean"
+    threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(
-        self,
-        *,
-        window: int = 16,
-        stride: int = 1,
-        n_components: int = 8,
-        reduce: Literal["mean", "max"] = "mean",
-    ) -> None:
-        self._init_windows(window, stride, reduce)
-        self.n_components = n_components
+    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean", n_components: int = 8,
+                 threshold: str = "three_sigma", threshold_params: dict[str, Any] | None = None,
+                 val_fraction: float = 0.0) -> None:
+        store_params(self, locals())
+
+    def _check_method_params(self) -> None:
+        check_int(self.n_components, name="n_components", minimum=1)
 
     def _fit_windows(self, feats: np.ndarray) -> None:
-        _check_int(self.n_components, name="n_components", minimum=1)
         k = max(1, min(self.n_components, min(feats.shape) - 1))
         self.model_ = PCA(n_components=k).fit(feats)
 
@@ -232,80 +198,61 @@ class PCADetector(_WindowDetector):
         return np.sum((feats - recon) ** 2, axis=1)
 
 
-class KMeansDetector(_WindowDetector):
+class KMeansDetector(WindowBaseline):
     """Distance of each window vector to its nearest k-means centroid.
 
     Parameters
     ----------
-    window : int, default 16
-    stride : int, default 1
-    n_clusters : int, default 8
-    random_state : int, default 0
-    reduce : {"mean", "max"}, default "mean"
+    window : int, default 16 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
+    n_clusters : int, default 8 ; random_state : int, default 0
+    threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(
-        self,
-        *,
-        window: int = 16,
-        stride: int = 1,
-        n_clusters: int = 8,
-        random_state: int = 0,
-        reduce: Literal["mean", "max"] = "mean",
-    ) -> None:
-        self._init_windows(window, stride, reduce)
-        self.n_clusters = n_clusters
-        self.random_state = random_state
+    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean", n_clusters: int = 8,
+                 random_state: int = 0, threshold: str = "three_sigma",
+                 threshold_params: dict[str, Any] | None = None, val_fraction: float = 0.0) -> None:
+        store_params(self, locals())
+
+    def _check_method_params(self) -> None:
+        check_int(self.n_clusters, name="n_clusters", minimum=1)
+        check_int(self.random_state, name="random_state", minimum=0)
 
     def _fit_windows(self, feats: np.ndarray) -> None:
-        _check_int(self.n_clusters, name="n_clusters", minimum=1)
         if self.n_clusters > feats.shape[0]:
-            raise ValueError(
-                f"n_clusters must not exceed the number of training windows {feats.shape[0]}; got {self.n_clusters}"
-            )
-        self.model_ = KMeans(n_clusters=self.n_clusters, n_init=3, random_state=self.random_state)
-        self.model_.fit(feats)
+            raise ValueError(f"n_clusters must not exceed the number of training windows {feats.shape[0]}; "
+                             f"got {self.n_clusters}")
+        self.model_ = KMeans(n_clusters=self.n_clusters, n_init=3, random_state=self.random_state).fit(feats)
 
     def _score_windows(self, feats: np.ndarray) -> np.ndarray:
         return self.model_.transform(feats).min(axis=1)  # (W,) distance to the nearest centroid
 
 
-class OCSVMDetector(_WindowDetector):
+class OCSVMDetector(WindowBaseline):
     """One-class SVM (RBF kernel) on window vectors; score = −``decision_function``.
 
     Parameters
     ----------
-    window : int, default 16
-    stride : int, default 1
+    window : int, default 16 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
     nu : float, default 0.05
         Upper bound on the fraction of training windows treated as outliers, in (0, 1].
     max_train : int, default 2000
         The SVM is fit on at most this many training windows, drawn at random (its cost grows
         quadratically or worse with the number of samples).
     random_state : int, default 0
-        Seed of the subsample.
-    reduce : {"mean", "max"}, default "mean"
+    threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(
-        self,
-        *,
-        window: int = 16,
-        stride: int = 1,
-        nu: float = 0.05,
-        max_train: int = 2000,
-        random_state: int = 0,
-        reduce: Literal["mean", "max"] = "mean",
-    ) -> None:
-        self._init_windows(window, stride, reduce)
-        self.nu = nu
-        self.max_train = max_train
-        self.random_state = random_state
+    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean", nu: float = 0.05,
+                 max_train: int = 2000, random_state: int = 0, threshold: str = "three_sigma",
+                 threshold_params: dict[str, Any] | None = None, val_fraction: float = 0.0) -> None:
+        store_params(self, locals())
+
+    def _check_method_params(self) -> None:
+        check_float(self.nu, name="nu", low=0.0, high=1.0, low_open=True)
+        check_int(self.max_train, name="max_train", minimum=2)
+        check_int(self.random_state, name="random_state", minimum=0)
 
     def _fit_windows(self, feats: np.ndarray) -> None:
-        if not 0 < self.nu <= 1:
-            raise ValueError(f"nu must lie in (0, 1]; got {self.nu!r}")
-        _check_int(self.max_train, name="max_train", minimum=2)
         sub = _subsample(feats, self.max_train, self.random_state)
         self.model_ = OneClassSVM(kernel="rbf", gamma="scale", nu=self.nu).fit(sub)
 
@@ -313,7 +260,7 @@ class OCSVMDetector(_WindowDetector):
         return -self.model_.decision_function(feats)
 
 
-class KernelPCADetector(_WindowDetector):
+class KernelPCADetector(WindowBaseline):
     """Kernel PCA reconstruction error in feature space (Hoffmann, Pattern Recognition 2007).
 
     With an RBF kernel ``k(a, b) = exp(−γ‖a − b‖²)`` and training windows ``x_1..x_m``, the score
@@ -324,44 +271,33 @@ class KernelPCADetector(_WindowDetector):
 
     Parameters
     ----------
-    window : int, default 16
-    stride : int, default 1
+    window : int, default 16 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
     n_components : int, default 16
     gamma : float or None, default None
-        RBF width; ``None`` uses ``1 / D`` for ``D = C·window`` standardised features
-        (scikit-learn's ``"scale"`` for unit-variance data).
+        RBF width; ``None`` uses ``1 / D`` for ``D = C·window`` standardised features.
     max_train : int, default 1000
-        Kernel PCA is fit on at most this many training windows, drawn at random
-        (an m×m eigendecomposition).
+        Kernel PCA is fit on at most this many training windows, drawn at random.
     random_state : int, default 0
-    reduce : {"mean", "max"}, default "mean"
+    threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(
-        self,
-        *,
-        window: int = 16,
-        stride: int = 1,
-        n_components: int = 16,
-        gamma: float | None = None,
-        max_train: int = 1000,
-        random_state: int = 0,
-        reduce: Literal["mean", "max"] = "mean",
-    ) -> None:
-        self._init_windows(window, stride, reduce)
-        self.n_components = n_components
-        self.gamma = gamma
-        self.max_train = max_train
-        self.random_state = random_state
+    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean", n_components: int = 16,
+                 gamma: float | None = None, max_train: int = 1000, random_state: int = 0,
+                 threshold: str = "three_sigma", threshold_params: dict[str, Any] | None = None,
+                 val_fraction: float = 0.0) -> None:
+        store_params(self, locals())
+
+    def _check_method_params(self) -> None:
+        check_int(self.n_components, name="n_components", minimum=1)
+        check_int(self.max_train, name="max_train", minimum=2)
+        check_int(self.random_state, name="random_state", minimum=0)
+        if self.gamma is not None:
+            check_float(self.gamma, name="gamma", low=0.0, low_open=True)
 
     def _kernel(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.exp(-self.gamma_ * euclidean_distances(a, b, squared=True))
 
     def _fit_windows(self, feats: np.ndarray) -> None:
-        _check_int(self.n_components, name="n_components", minimum=1)
-        _check_int(self.max_train, name="max_train", minimum=2)
-        if self.gamma is not None and not (np.isfinite(self.gamma) and self.gamma > 0):
-            raise ValueError(f"gamma must be None or a finite number > 0; got {self.gamma!r}")
         self.gamma_ = float(self.gamma) if self.gamma is not None else 1.0 / feats.shape[1]
         self.train_ = _subsample(feats, self.max_train, self.random_state)  # (m, D)
         K = self._kernel(self.train_, self.train_)  # (m, m)
@@ -385,143 +321,178 @@ class KernelPCADetector(_WindowDetector):
         return out
 
 
-class AutoencoderDetector(_WindowDetector):
-    """A small 1-D convolutional autoencoder on windows; score = mean squared reconstruction error.
 
-    Windows are (C, window) after per-channel standardisation. The encoder has one stride-2
-    Conv1d (kernel 5) per entry of ``hidden`` (channel widths, the last is the bottleneck), the
-    decoder mirrors it with stride-2 ConvTranspose1d layers and a linear output; the output is
-    cropped to the window length. ReLU activations, Adam, seeded initialisation and shuffling
-    (a ``torch.Generator``), so results are reproducible and the global torch RNG is untouched.
+class _AutoencoderMixin:
+    """Build and train a :class:`~diffad_lib.models.autoencoder.ConvAutoencoder` with the one loop.
+
+    The host defines ``channels``, ``bottleneck``, ``epochs``, ``batch_size``, ``lr``, ``device``
+    and ``random_state``.
+    """
+
+    def _check_ae_params(self) -> None:
+        channels = self.channels
+        if not isinstance(channels, (tuple, list)) or not channels:
+            raise TypeError(f"channels must be a non-empty tuple of positive ints; got {channels!r}")
+        for c in channels:
+            check_int(c, name="channels[i]", minimum=1)
+        check_int(self.bottleneck, name="bottleneck", minimum=1)
+        check_int(self.epochs, name="epochs", minimum=1)
+        check_int(self.batch_size, name="batch_size", minimum=1)
+        check_float(self.lr, name="lr", low=0.0, low_open=True)
+        check_int(self.random_state, name="random_state", minimum=0)
+
+    def _train_autoencoder(self, x: np.ndarray) -> None:
+        """Train ``net_`` on x (N, C, *S) float32 in scaled units (MSE, AdamW without decay, constant LR)."""
+        factor = 2 ** len(self.channels)
+        if any(s % factor for s in x.shape[2:]):
+            raise ValueError(f"sizes {tuple(x.shape[2:])} must be divisible by 2**len(channels) = {factor}; "
+                             "change the window / image size or channels")
+        net = seeded_build(lambda: ConvAutoencoder(dims=x.ndim - 2, in_channels=x.shape[1],
+                                                   channels=tuple(int(c) for c in self.channels),
+                                                   bottleneck=int(self.bottleneck)), self.random_state)
+        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=0.0,
+                             lr_schedule="constant", grad_clip=None, seed=self.random_state,
+                             device=str(resolve_device(self.device)), progress=False)
+        result = train_diffusion(net, None, torch.as_tensor(x, dtype=torch.float32), config=config,
+                                 loss_fn=reconstruction_loss)
+        self.net_ = result.model.eval()
+        self.train_losses_ = list(result.losses)
+
+    @torch.no_grad()
+    def _errors(self, x: np.ndarray) -> np.ndarray:
+        """Squared error per pixel / step, averaged over channels: (N, C, *S) -> (N, *S) float64."""
+        device = next(self.net_.parameters()).device
+        out = []
+        for lo in range(0, len(x), 256):
+            batch = torch.as_tensor(x[lo : lo + 256], dtype=torch.float32, device=device)
+            out.append(((self.net_(batch) - batch) ** 2).mean(dim=1).double().cpu().numpy())
+        return np.concatenate(out)
+
+
+class AutoencoderDetector(_AutoencoderMixin, WindowBaseline):
+    """A convolutional autoencoder on standardised windows (C, window); score = mean squared error.
 
     Parameters
     ----------
     window : int, default 16
-    stride : int, default 1
-    hidden : tuple of int, default (32, 16)
-        Encoder channel widths; each halves the time resolution.
-    epochs : int, default 30
-    batch_size : int, default 128
-    lr : float, default 1e-3
-    seed : int, default 0
-    device : str, default "cpu"
-    reduce : {"mean", "max"}, default "mean"
+        Must be divisible by 2**len(channels).
+    hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
+    channels : tuple of int, default (32, 16, 8)
+        Widths of the strided encoder convolutions (each halves the window).
+    bottleneck : int, default 4
+    epochs : int, default 30 ; batch_size : int, default 128 ; lr : float, default 1e-3
+    device : str, default "cpu" ; random_state : int, default 0
+    threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(
-        self,
-        *,
-        window: int = 16,
-        stride: int = 1,
-        hidden: tuple[int, ...] = (32, 16),
-        epochs: int = 30,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        seed: int = 0,
-        device: str = "cpu",
-        reduce: Literal["mean", "max"] = "mean",
-    ) -> None:
-        self._init_windows(window, stride, reduce)
-        self.hidden = hidden
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.seed = seed
-        self.device = device
+    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean",
+                 channels: tuple[int, ...] = (32, 16, 8), bottleneck: int = 4, epochs: int = 30,
+                 batch_size: int = 128, lr: float = 1e-3, device: str = "cpu", random_state: int = 0,
+                 threshold: str = "three_sigma", threshold_params: dict[str, Any] | None = None,
+                 val_fraction: float = 0.0) -> None:
+        store_params(self, locals())
 
-    def _build(self, channels: int, generator: torch.Generator) -> torch.nn.Sequential:
-        widths = [channels, *self.hidden]
-        layers: list[torch.nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:], strict=True):  # encoder: (B, a, L) -> (B, b, ceil(L/2))
-            layers += [torch.nn.Conv1d(a, b, 5, stride=2, padding=2), torch.nn.ReLU()]
-        rev = widths[::-1]
-        for i, (a, b) in enumerate(zip(rev[:-1], rev[1:], strict=True)):  # decoder: doubles L, linear output
-            layers.append(torch.nn.ConvTranspose1d(a, b, 4, stride=2, padding=1))
-            if i < len(rev) - 2:
-                layers.append(torch.nn.ReLU())
-        net = torch.nn.Sequential(*layers)
-        with torch.no_grad():  # seeded initialisation without touching the global RNG
-            for m in net:
-                if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
-                    fan_in = m.weight.shape[1] * m.weight.shape[2]
-                    bound = 1.0 / np.sqrt(fan_in)
-                    m.weight.uniform_(-bound, bound, generator=generator)
-                    m.bias.uniform_(-bound, bound, generator=generator)
-        return net
+    def _check_method_params(self) -> None:
+        self._check_ae_params()
 
-    def _windows(self, feats: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(feats, dtype=torch.float32).reshape(-1, self.n_channels_, self.window)  # (W, C, L)
+    def _fit(self, X: np.ndarray) -> None:
+        self.scaler_ = ChannelScaler("standard").fit(X)
+        self._train_autoencoder(self._windows(X))
 
-    def _reconstruct(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.net_(batch)[..., : self.window]  # (B, C, L): crop the decoder's padding
-
-    def _fit_windows(self, feats: np.ndarray) -> None:
-        hidden = tuple(self.hidden)
-        if not hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
-            raise ValueError(f"hidden must be a non-empty tuple of positive ints; got {self.hidden!r}")
-        _check_int(self.epochs, name="epochs", minimum=1)
-        _check_int(self.batch_size, name="batch_size", minimum=1)
-        if not (np.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be finite and > 0; got {self.lr!r}")
-        generator = torch.Generator().manual_seed(self.seed)
-        self.device_ = torch.device(self.device)
-        self.net_ = self._build(self.n_channels_, generator).to(self.device_)
-        data = self._windows(feats)  # (W, C, L)
-        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-        self.net_.train()
-        for _ in range(self.epochs):
-            perm = torch.randperm(data.shape[0], generator=generator)
-            for lo in range(0, data.shape[0], self.batch_size):
-                batch = data[perm[lo : lo + self.batch_size]].to(self.device_)  # (B, C, L)
-                loss = torch.mean((self._reconstruct(batch) - batch) ** 2)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        self.net_.eval()
-
-    def _score_windows(self, feats: np.ndarray) -> np.ndarray:
-        data = self._windows(feats)
-        out = np.empty(data.shape[0])
-        with torch.no_grad():
-            for lo in range(0, data.shape[0], 4096):
-                batch = data[lo : lo + 4096].to(self.device_)
-                err = torch.mean((self._reconstruct(batch) - batch) ** 2, dim=(1, 2))  # (b,)
-                out[lo : lo + 4096] = err.cpu().numpy()
-        return out
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        w = self._windows(X)
+        window_scores = self._errors(w).mean(axis=1)  # (W,)
+        tiled = np.broadcast_to(window_scores[:, None, None], (len(window_scores), 1, self.window))
+        return stitch(tiled, X.shape[0], self.hop, reduce=self.reduce)[:, 0]
 
 
-_REGISTRY: dict[str, type[_BaseDetector]] = {
-    "random": RandomScore,
-    "iforest": IsolationForestDetector,
-    "pca": PCADetector,
-    "kmeans": KMeansDetector,
-    "ocsvm": OCSVMDetector,
-    "kpca": KernelPCADetector,
-    "autoencoder": AutoencoderDetector,
-}
-
-#: Names accepted by :func:`make_baseline`, in the order the book's tables list them.
-BASELINES: tuple[str, ...] = tuple(_REGISTRY)
-
-
-def make_baseline(name: str, **kwargs: Any) -> _BaseDetector:
-    """Construct a baseline detector by name.
+class ConvAutoencoderDetector(_AutoencoderMixin, MapScorer, BaseDetector):
+    """A convolutional autoencoder on samples (N, C, *S); map = squared error per pixel.
 
     Parameters
     ----------
-    name : {"random", "iforest", "pca", "kmeans", "ocsvm", "kpca", "autoencoder"}
-    **kwargs
-        Keyword options of that detector's class; unknown names raise ``ValueError`` listing the
-        valid ones.
-
-    Returns
-    -------
-    An unfitted detector.
+    channels : tuple of int, default (16, 32)
+        Widths of the strided encoder convolutions (sizes must be divisible by 2**len(channels)).
+    bottleneck : int, default 4
+    epochs : int, default 30 ; batch_size : int, default 32 ; lr : float, default 1e-3
+    image_score : {"mean", "max"}, default "max" ; map_sigma : float, default 1.0
+    scaling : {"minmax", "none"}, default "minmax"
+    threshold, threshold_params : as every detector ; val_fraction : float, default 0.2
+    device : str, default "cpu" ; random_state : int, default 0
     """
-    check_choice(name, name="name", choices=BASELINES)
-    cls = _REGISTRY[name]
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(kwargs) - set(valid))
-    if unknown:
-        raise ValueError(f"baseline {name!r} accepts options {valid}; got unknown {unknown}")
-    return cls(**kwargs)
+
+    def __init__(self, *, channels: tuple[int, ...] = (16, 32), bottleneck: int = 4, epochs: int = 30,
+                 batch_size: int = 32, lr: float = 1e-3, image_score: Literal["mean", "max"] = "max",
+                 map_sigma: float = 1.0, scaling: Literal["minmax", "none"] = "minmax",
+                 threshold: str = "three_sigma", threshold_params: dict[str, Any] | None = None,
+                 val_fraction: float = 0.2, device: str = "cpu", random_state: int = 0) -> None:
+        store_params(self, locals())
+
+    def _check_params(self) -> None:
+        self._check_map_params()
+        self._check_ae_params()
+
+    def _fit(self, X: np.ndarray) -> None:
+        self._train_autoencoder(self._fit_scaler(X))
+
+    def _maps(self, scaled: np.ndarray) -> np.ndarray:
+        return self._errors(scaled)
+
+
+class FeatureKNNDetector(MapScorer, BaseDetector):
+    """Distance of each location's local features to its nearest training locations.
+
+    Every feature map of the frozen network (default :class:`~diffad_lib.features.WaveletFeatures`)
+    is resized to the input grid and stacked, so each pixel has one feature vector, standardised
+    with the fitting samples' mean and std. The memory bank holds up to ``max_bank`` fitting
+    vectors (a seeded random subset); a pixel's score is the mean distance to its
+    ``n_neighbors`` nearest bank vectors. No training, no diffusion: a PatchCore-style baseline.
+
+    Parameters
+    ----------
+    feature : str or nn.Module, default "wavelet" ; feature_params : dict, optional
+    n_neighbors : int, default 1 ; max_bank : int, default 20000
+    image_score, map_sigma, scaling, threshold, threshold_params, val_fraction, random_state :
+        As :class:`ConvAutoencoderDetector`.
+    """
+
+    def __init__(self, *, feature: str | nn.Module = "wavelet", feature_params: dict[str, Any] | None = None,
+                 n_neighbors: int = 1, max_bank: int = 20000, image_score: Literal["mean", "max"] = "max",
+                 map_sigma: float = 1.0, scaling: Literal["minmax", "none"] = "minmax",
+                 threshold: str = "three_sigma", threshold_params: dict[str, Any] | None = None,
+                 val_fraction: float = 0.2, random_state: int = 0) -> None:
+        store_params(self, locals())
+
+    def _check_params(self) -> None:
+        self._check_map_params()
+        check_int(self.n_neighbors, name="n_neighbors", minimum=1)
+        check_int(self.max_bank, name="max_bank", minimum=1)
+        check_int(self.random_state, name="random_state", minimum=0)
+
+    @torch.no_grad()
+    def _pixel_features(self, scaled: np.ndarray) -> np.ndarray:
+        """(N, C, *S) -> (N, *S, D) stacked, resized feature maps."""
+        out = []
+        for lo in range(0, len(scaled), 256):
+            x = torch.as_tensor(scaled[lo : lo + 256])
+            size, mode = tuple(x.shape[2:]), ("bilinear" if x.ndim == 4 else "linear")
+            maps = [f if tuple(f.shape[2:]) == size else F.interpolate(f, size=size, mode=mode, align_corners=False)
+                    for f in self.feature_net_(x)]
+            out.append(torch.cat(maps, dim=1).movedim(1, -1).double().numpy())  # (B, *S, D)
+        return np.concatenate(out)
+
+    def _fit(self, X: np.ndarray) -> None:
+        scaled = self._fit_scaler(X)
+        self.feature_net_ = build_feature_net(self.feature, **(self.feature_params or {}))
+        feats = self._pixel_features(scaled)
+        bank = feats.reshape(-1, feats.shape[-1])  # (n_fit·|S|, D)
+        std = bank.std(axis=0)
+        self.feat_mean_, self.feat_std_ = bank.mean(axis=0), np.where(std > 0, std, 1.0)
+        bank = _subsample(bank, int(self.max_bank), self.random_state)
+        self.knn_ = NearestNeighbors(n_neighbors=int(self.n_neighbors)).fit((bank - self.feat_mean_) / self.feat_std_)
+
+    def _maps(self, scaled: np.ndarray) -> np.ndarray:
+        feats = self._pixel_features(scaled)  # (N, *S, D)
+        flat = (feats.reshape(-1, feats.shape[-1]) - self.feat_mean_) / self.feat_std_
+        dist, _ = self.knn_.kneighbors(flat)  # (N·|S|, k)
+        return dist.mean(axis=1).reshape(feats.shape[:-1])  # (N, *S)

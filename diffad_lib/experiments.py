@@ -1,19 +1,18 @@
-"""Running detectors over the entities of a telemetry benchmark and collecting per-entity metrics.
+"""The method registry and the experiment glue every chapter calls instead of re-implementing it.
 
-The DiffADT chapter trains **one** diffusion model across many entities (spacecraft channels or
-server machines) and scores each entity with its own training-fitted threshold. This module holds
-the glue that is not specific to one page:
-
-* :func:`truncate_entity` — shorten an entity's splits for quick runs, keeping its first anomaly;
-* :func:`diffusion_detector` — a ``"diffwave"`` :class:`~diffad_lib.detector.DiffusionDetector`
-  conditioned on the entities' command channels, **with** or **without** the entity-ID embedding
-  (``n_entities=0``);
-* :func:`fit_entities` / :func:`score_entities` / :func:`baseline_entities` — fit and score, keeping
-  the raw per-step distances of the training and test splits (:class:`EntityScores`), so that every
-  smoothing kernel and threshold can be evaluated afterwards without retraining;
+* :data:`METHODS`, :func:`make_detector`, :func:`display_name` — every method the book compares,
+  built by name with keyword parameters (unknown names raise, listing the valid ones), with its
+  display name defined once, so a chapter builds its comparison table from a list of names;
+* :func:`truncate_entity`, :func:`holdout_split` — shorter splits for quick runs; held-out normal tails;
+* :func:`diffusion_detector` — the DiffADT configuration for a set of entities (command channels
+  as conditions, with or without the entity-ID embedding);
+* :func:`run_entities` / :func:`score_entities` — fit any method on the training splits of many
+  entities through :class:`~diffad_lib.detectors.EntityDetector` and keep raw per-step scores
+  (:class:`EntityScores`), so every smoothing kernel and threshold can be evaluated afterwards;
 * :func:`evaluate_entities`, :func:`kernel_grid`, :func:`pooled_scores` — metrics per entity, the
   kernel × size table and pooled standardised scores for ROC curves;
-* :func:`with_params`, :func:`loss_stability` — small helpers of the ablations.
+* :func:`with_params`, :func:`loss_stability` — small helpers of the ablations;
+* :func:`full_results_table` — the committed ``full``-profile results beside a page's own table.
 
 Thresholds always come from training scores (three sigma by default), never from test labels.
 """
@@ -22,37 +21,103 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from diffad_lib import metrics
-from diffad_lib.baselines import make_baseline
+from diffad_lib import baselines, metrics
+from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.telemetry import Entity
-from diffad_lib.detector import DiffusionDetector
+from diffad_lib.detectors import BaseDetector, DiffusionDetector, EntityDetector, PatchDiffusionDetector
 from diffad_lib.scoring import ScoreStats, smooth
 from diffad_lib.thresholds import fit_threshold
 
 __all__ = [
+    "METHODS",
     "EntityScores",
     "FitReport",
-    "baseline_entities",
+    "Method",
     "diffusion_detector",
+    "display_name",
     "evaluate_entities",
-    "fit_entities",
+    "holdout_split",
     "kernel_grid",
     "loss_stability",
+    "make_detector",
+    "method_names",
     "pooled_scores",
+    "run_entities",
     "score_entities",
+    "show_full_results",
     "truncate_entity",
     "with_params",
 ]
 
 Kernel = Literal["hann", "hamming", "bartlett", "none"]
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method of the book's comparisons."""
+
+    display: str  # the name tables and figures show
+    factory: Callable[..., BaseDetector]  # the detector class
+    input: Literal["series", "samples", "any"]  # what it scores: time steps of a series, or samples
+    kind: Literal["diffusion", "baseline"]
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # registry-level presets
+
+
+#: Every method the book compares, keyed by registry name, in the order tables list them.
+METHODS: dict[str, Method] = {
+    "diffusion": Method("diffusion (MLP)", DiffusionDetector, "series", "diffusion"),
+    "diffadt": Method("DiffADT", DiffusionDetector, "series", "diffusion", {"model": "diffwave"}),
+    "patch_diffusion": Method("wavelet diffusion U-Net", PatchDiffusionDetector, "samples", "diffusion"),
+    "iforest": Method("Isolation Forest", baselines.IsolationForestDetector, "series", "baseline"),
+    "pca": Method("PCA", baselines.PCADetector, "series", "baseline"),
+    "kmeans": Method("k-means", baselines.KMeansDetector, "series", "baseline"),
+    "ocsvm": Method("one-class SVM", baselines.OCSVMDetector, "series", "baseline"),
+    "kpca": Method("kernel PCA", baselines.KernelPCADetector, "series", "baseline"),
+    "autoencoder": Method("autoencoder", baselines.AutoencoderDetector, "series", "baseline"),
+    "conv_ae": Method("conv autoencoder", baselines.ConvAutoencoderDetector, "samples", "baseline"),
+    "feature_knn": Method("feature kNN", baselines.FeatureKNNDetector, "samples", "baseline"),
+    "random": Method("random score", baselines.RandomScore, "any", "baseline"),
+}
+
+
+def method_names(*, input: Literal["series", "samples"] | None = None,
+                 kind: Literal["diffusion", "baseline"] | None = None) -> list[str]:
+    """Registry names, optionally only those scoring ``input`` or of one ``kind``."""
+    return [k for k, m in METHODS.items()
+            if (input is None or m.input in (input, "any")) and (kind is None or m.kind == kind)]
+
+
+def display_name(name: str) -> str:
+    """The display name of registry method ``name``."""
+    check_choice(name, name="name", choices=tuple(METHODS))
+    return METHODS[name].display
+
+
+def make_detector(name: str, **params: Any) -> BaseDetector:
+    """An unfitted detector of registry method ``name`` with keyword ``params``.
+
+    Unknown parameter names raise ``ValueError`` listing the valid ones; values are validated
+    when the detector is fitted.
+    """
+    check_choice(name, name="name", choices=tuple(METHODS))
+    method = METHODS[name]
+    valid = [p for p in inspect.signature(method.factory.__init__).parameters if p != "self"]
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(f"method {name!r} accepts parameters {valid}; got unknown {unknown}")
+    return method.factory(**{**method.defaults, **params})
 
 
 # --------------------------------------------------------------------------- data
@@ -66,9 +131,8 @@ def truncate_entity(entity: Entity, *, max_train_length: int = 0, max_test_lengt
     begins a quarter of the window after the window's start when the series allows it; labels are
     cut the same way. Returns the entity itself when nothing needs cutting.
     """
-    for name, value in (("max_train_length", max_train_length), ("max_test_length", max_test_length)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
+    check_int(max_train_length, name="max_train_length", minimum=0)
+    check_int(max_test_length, name="max_test_length", minimum=0)
     train, test, labels = entity.train, entity.test, entity.labels
     if max_train_length and len(train) > max_train_length:
         train = train[:max_train_length]
@@ -81,6 +145,18 @@ def truncate_entity(entity: Entity, *, max_train_length: int = 0, max_test_lengt
     if train is entity.train and test is entity.test:
         return entity
     return dataclasses.replace(entity, train=train, test=test, labels=labels)
+
+
+def holdout_split(n: int, *, fraction: float, minimum: int = 1) -> int:
+    """Length of the fitting part when the last ``fraction`` of ``n`` steps or samples is held out.
+
+    Raises ``ValueError`` when either part would be shorter than ``minimum``.
+    """
+    n_val = int(round(fraction * n))
+    if not 0 <= fraction < 1 or n - n_val < minimum or (n_val and n_val < minimum):
+        raise ValueError(f"fraction={fraction!r} of {n} leaves {n - n_val} to fit and {n_val} held out; "
+                         f"each needs at least {minimum} (fraction must lie in [0, 1))")
+    return n - n_val
 
 
 # --------------------------------------------------------------------------- detectors
@@ -103,19 +179,17 @@ def diffusion_detector(
     model_params: dict[str, Any] | None = None,
     **detector_params: Any,
 ) -> DiffusionDetector:
-    """An unfitted DiffADT detector for ``entities`` (one model across all of them).
+    """An unfitted DiffADT detector for ``entities`` (one model across all of them, via :func:`run_entities`).
 
     The command channels of the entities condition the denoiser (``cond_channels``) and are never
-    scored. Entities are numbered ``0 .. len(entities)-1`` in the given order (pass the same order
-    to :func:`fit_entities`).
+    scored. ``entity_embedding=False`` gives the same denoiser without the embedding
+    (``n_entities=0``); per-entity scaling and thresholds are kept either way.
 
     Parameters
     ----------
     entities : sequence of Entity
         Entities sharing one channel layout.
     entity_embedding : bool, default True
-        True: the ``"diffwave"`` denoiser embeds the entity ID. False: the same denoiser without
-        the embedding (``n_entities=0``); per-entity scaling and thresholds are kept either way.
     model_params : dict, optional
         :class:`~diffad_lib.models.diffwave.DiffWaveConfig` fields (``residual_channels``,
         ``n_layers``, ``layer``, ``s4_state``, ...).
@@ -130,17 +204,20 @@ def diffusion_detector(
     for key in ("model", "model_params", "cond_channels", "n_entities"):
         if key in detector_params:
             raise ValueError(f"{key!r} is set by diffusion_detector; got it in detector_params")
-    return DiffusionDetector("diffwave", model_params=params or None, cond_channels=cond or None,
-                             n_entities=len(entities) if entity_embedding else 0, **detector_params)
+    return make_detector("diffadt", model_params=params or None, cond_channels=cond or None,
+                         n_entities=len(entities) if entity_embedding else 0, **detector_params)
 
 
-def with_params(detector: DiffusionDetector, **params: Any) -> DiffusionDetector:
-    """A shallow copy of a fitted detector with scoring options changed (``t0``, ``sample_steps``, ...).
+def with_params(detector: EntityDetector, **params: Any) -> EntityDetector:
+    """A copy of a fitted diffusion :class:`EntityDetector` with scoring options changed (``t0``, ...).
 
     The copy shares the trained model and scalers; the original is left unchanged.
     """
+    if not hasattr(detector, "detector_"):
+        raise ValueError("with_params needs a fitted EntityDetector around a DiffusionDetector")
     out = copy.copy(detector)
-    out.set_params(**params)
+    out.detector_ = copy.copy(detector.detector_).set_params(**params)
+    out.detector_._check_params()
     return out
 
 
@@ -160,77 +237,57 @@ class EntityScores:
 
 @dataclass
 class FitReport:
-    """What :func:`fit_entities` returns."""
+    """What :func:`run_entities` returns."""
 
-    detector: DiffusionDetector  # the fitted detector
+    detector: EntityDetector  # the fitted detector (``detector.detector_``: the shared diffusion model)
     scores: list[EntityScores]  # one per entity, in the order given
-    fit_seconds: float  # training wall time (includes the detector's own scoring of the training splits)
-    score_seconds: float  # wall time of reconstructing every test split
+    fit_seconds: float  # training wall time (includes scoring the training splits)
+    score_seconds: float  # wall time of scoring every test split
 
 
-def score_entities(
-    detector: DiffusionDetector,
-    entities: Sequence[Entity],
-    *,
-    train_scores: Sequence[np.ndarray] | None = None,
-    keep_reconstruction: bool = True,
-) -> list[EntityScores]:
-    """Reconstruct every test split with a fitted detector and keep the raw distances.
+def score_entities(detector: EntityDetector, entities: Sequence[Entity], *,
+                   keep_reconstruction: bool = False) -> list[EntityScores]:
+    """Score every test split with a fitted :class:`EntityDetector`; ``entities[i]`` is entity ``i``.
 
-    ``entities[i]`` is scored as entity ``i``. The distance is the detector's (L1 by default,
-    averaged over the reconstructed channels, in the entity's training scale), unsmoothed.
-    ``train_scores`` (one array per entity) are stored as they are; ``None`` stores empty arrays
-    (enough for threshold-free metrics).
+    Diffusion scores are the detector's distance (unsmoothed when built with ``smoothing="none"``);
+    ``keep_reconstruction`` also keeps the test reconstruction (diffusion only).
     """
-    if detector.smoothing != "none":
-        raise ValueError(f"score_entities needs raw distances: build the detector with smoothing='none'; "
-                         f"got {detector.smoothing!r}")
-    if train_scores is not None and len(train_scores) != len(entities):
-        raise ValueError(f"train_scores has {len(train_scores)} arrays for {len(entities)} entities")
+    if len(entities) != detector.n_entities_:
+        raise ValueError(f"{len(entities)} entities for a detector fitted on {detector.n_entities_}")
     out = []
     for i, ent in enumerate(entities):
-        x_hat = detector.reconstruct(ent.test, entity=i)
-        dist = detector.score_reconstruction(ent.test, x_hat, entity=i)
-        train = np.asarray(train_scores[i], dtype=np.float64) if train_scores is not None else np.empty(0)
-        out.append(EntityScores(ent.name, np.asarray(ent.labels, dtype=np.int8), train, dist,
-                                x_hat if keep_reconstruction else None))
+        if keep_reconstruction:
+            x_hat = detector.reconstruct(ent.test, entity=i)
+            test = detector.detector_.score_reconstruction(ent.test, x_hat, entity=i)
+        else:
+            x_hat, test = None, detector.decision_function(ent.test, entity=i)
+        out.append(EntityScores(ent.name, np.asarray(ent.labels, dtype=np.int8),
+                                np.asarray(detector.decision_scores_[i], dtype=np.float64),
+                                np.asarray(test, dtype=np.float64), x_hat))
     return out
 
 
-def fit_entities(detector: DiffusionDetector, entities: Sequence[Entity], *,
-                 keep_reconstruction: bool = True) -> FitReport:
-    """Train ``detector`` (``smoothing="none"``) on the training splits of all ``entities``, then score them.
+def run_entities(method: str | BaseDetector, entities: Sequence[Entity], *, keep_reconstruction: bool = False,
+                 **params: Any) -> FitReport:
+    """Fit a method on the training splits of all ``entities`` and score their test splits.
 
-    ``entities[i]`` gets entity ID ``i``. Training scores are the detector's ``decision_scores_``
-    (the raw distances of each training split).
+    ``method`` is a registry name (built with ``params``) or an unfitted detector (e.g. from
+    :func:`diffusion_detector`). A diffusion detector trains one model over all entities; any
+    other detector is fitted per entity. Raw scores are kept, so a diffusion detector must use
+    ``smoothing="none"`` (smoothing is applied at evaluation, :func:`evaluate_entities`).
     """
-    if detector.smoothing != "none":
-        raise ValueError(f"fit_entities needs raw distances: build the detector with smoothing='none'; "
-                         f"got {detector.smoothing!r}")
-    if detector.n_entities and len(entities) > detector.n_entities:
-        raise ValueError(f"{len(entities)} entities for a detector with n_entities={detector.n_entities}")
+    det = make_detector(method, **params) if isinstance(method, str) else method
+    if params and not isinstance(method, str):
+        raise ValueError("params are for a registry name; configure a detector instance before passing it")
+    if getattr(det, "smoothing", "none") != "none":
+        raise ValueError(f"run_entities keeps raw scores: build the detector with smoothing='none'; "
+                         f"got {det.smoothing!r}")
     start = time.perf_counter()
-    # one model over all entities; each keeps its own scaling and threshold (with or without the embedding)
-    detector.fit([e.train for e in entities], entity=list(range(len(entities))))
-    train_scores = detector.decision_scores_
+    wrapper = EntityDetector(det).fit([e.train for e in entities])
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    scores = score_entities(detector, entities, train_scores=train_scores, keep_reconstruction=keep_reconstruction)
-    return FitReport(detector, scores, fit_seconds, time.perf_counter() - start)
-
-
-def baseline_entities(name: str, entities: Sequence[Entity], **params: Any) -> list[EntityScores]:
-    """Fit the baseline ``name`` (:func:`~diffad_lib.baselines.make_baseline`) on each entity's training split.
-
-    One detector per entity, on all of its channels; returns training and test scores.
-    """
-    out = []
-    for ent in entities:
-        det = make_baseline(name, **params).fit(ent.train)
-        out.append(EntityScores(ent.name, np.asarray(ent.labels, dtype=np.int8),
-                                np.asarray(det.decision_scores_, dtype=np.float64),
-                                np.asarray(det.decision_function(ent.test), dtype=np.float64)))
-    return out
+    scores = score_entities(wrapper, entities, keep_reconstruction=keep_reconstruction)
+    return FitReport(wrapper, scores, fit_seconds, time.perf_counter() - start)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -324,3 +381,31 @@ def loss_stability(losses: Sequence[float], *, last_frac: float = 0.2) -> float:
         raise ValueError(f"last_frac must lie in (0, 1]; got {last_frac!r}")
     k = max(2, int(round(last_frac * arr.size)))
     return float(arr[-k:].std())
+
+
+# --------------------------------------------------------------------------- committed full-profile runs
+
+
+def show_full_results(name: str, tables: dict[str, pd.DataFrame], *, profile: str, command: str) -> None:
+    """Record ``tables`` under ``results/<name>.json`` at the ``full`` profile; display the recorded run.
+
+    At every profile the page then shows the committed ``full`` run (device, commit, command and
+    date first) or says that none has been recorded yet, so a CPU build never passes its own
+    small run off as the paper-scale one.
+    """
+    from IPython.display import Markdown, display
+
+    from diffad_lib.report import load_results, save_results
+
+    if profile == "full":
+        save_results(name, tables, command=command)
+    run = load_results(name)
+    if run is None:
+        display(Markdown("*No `full`-profile run has been recorded in `results/` yet (it needs a GPU); "
+                         "the tables above are this build's own run.*"))
+        return
+    display(Markdown(f"**`full` profile** — device: {run['device']}; commit {run['commit']}; "
+                     f"command `{run['command']}`; run {run['date']}."))
+    for key in tables:
+        if key in run["tables"]:
+            display(run["tables"][key].round(3))

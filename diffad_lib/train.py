@@ -108,7 +108,7 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 def train_diffusion(
     model: nn.Module,
-    schedule: NoiseSchedule,
+    schedule: NoiseSchedule | None,
     x: torch.Tensor,
     *,
     config: TrainConfig,
@@ -154,7 +154,8 @@ def train_diffusion(
             raise ValueError(f"condition {name!r} has {value.shape[0]} rows; expected {n} (one per window)")
     device = resolve_device(config.device)
     model.to(device)
-    schedule.to(device)
+    if schedule is not None:  # None: a non-diffusion loss_fn (e.g. an autoencoder's)
+        schedule.to(device)
     x = x.to(device)
     conditions = {k: v.to(device) for k, v in conditions.items()}
     generator = torch.Generator().manual_seed(config.seed)  # CPU: same stream on every device

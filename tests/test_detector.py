@@ -5,7 +5,7 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from diffad_lib import DiffusionDetector
+from diffad_lib import DiffusionDetector, EntityDetector
 from diffad_lib.models import MLPConfig, MLPDenoiser
 
 FAST = dict(window=32, hop=8, n_steps=50, t0=10, sampler="ddim", sample_steps=5, epochs=40, batch_size=32,
@@ -104,7 +104,7 @@ def test_bad_input_raises_value_error(X, match):
 @pytest.mark.parametrize(
     ("params", "match"),
     [({"t0": 500}, "t0"), ({"sampler": "euler"}, "sampler"), ({"hop": 100}, "hop"), ({"distance": 3}, "distance"),
-     ({"threshold": "magic"}, "method"), ({"model": "gpt"}, "model must be one of"),
+     ({"threshold": "magic"}, "threshold must be one of"), ({"model": "gpt"}, "model must be one of"),
      ({"model_params": {"hiden": 3}}, "unknown parameter")],
 )
 def test_bad_parameters_raise_value_error(params, match):
@@ -126,35 +126,45 @@ def test_entities_and_condition_channels_with_diffwave():
         cmd = (np.sin(2 * np.pi * t / 150) > 0).astype(float)
         x = amp * np.sin(2 * np.pi * t / 30) * (1 + 0.5 * cmd) + 0.02 * rng.standard_normal(600)
         series.append(np.stack([x, cmd], axis=1))
-    det = DiffusionDetector(
+    det = EntityDetector(DiffusionDetector(
         "diffwave", model_params={"residual_channels": 16, "n_layers": 3, "layer": "res", "dilation_cycle": 3},
         window=32, hop=8, n_steps=50, t0=10, sample_steps=5, epochs=5, batch_size=32, cond_channels=[1],
         n_entities=2, random_state=0,
-    ).fit(series)
-    assert set(det.threshold_) == {0, 1} and len(det.decision_scores_) == 2
-    assert det.model_.config.cond_channels == 1 and det.model_.config.n_entities == 2
+    )).fit(series)
+    assert set(det.threshold_) == {0, 1} and set(det.decision_scores_) == {0, 1}
+    core = det.detector_
+    assert core.model_.config.cond_channels == 1 and core.model_.config.n_entities == 2
     recon = det.reconstruct(series[1], entity=1)
     np.testing.assert_array_equal(recon[:, 1], series[1][:, 1])  # the command channel is an input, copied
-    assert det.decision_function(series[0], entity=0).shape == (600,)
+    np.testing.assert_allclose(det.decision_function(series[0], entity=0), det.decision_scores_[0], atol=1e-12)
     assert set(np.unique(det.predict(series[0], entity=0))) <= {0, 1}
-    with pytest.raises(ValueError, match=r"entity must be one of the fitted entities \[0, 1\]; got None"):
-        det.decision_function(series[0])
-    with pytest.raises(ValueError, match="got 5"):
+    with pytest.raises(ValueError, match=r"entity must be one of the fitted entities 0..1; got 5"):
         det.decision_function(series[0], entity=5)
     with pytest.raises(ValueError, match="cond_channels must index"):
         DiffusionDetector("diffwave", window=32, epochs=1, cond_channels=[3]).fit(series[0])
-    with pytest.raises(ValueError, match=r"entity IDs must be ints in \[0, n_entities=2\)"):
-        DiffusionDetector("diffwave", window=32, epochs=1, n_entities=2).fit(series, entity=[0, 5])
+    with pytest.raises(ValueError, match=r"4 entities for a detector with n_entities=2"):
+        EntityDetector(DiffusionDetector("diffwave", window=32, epochs=1, n_entities=2)).fit(series * 2)
 
 
 def test_several_series_without_entity_embedding():
-    """One model over several series, no entity embedding: per-series scaling and thresholds."""
+    """One model over several series, no entity embedding: per-series scaling and thresholds, dict attributes."""
     series = [sine(300, 0) * 2, sine(300, 1) + 5]
-    det = DiffusionDetector(window=16, hop=8, epochs=2, n_steps=20, t0=5, random_state=0).fit(series)
-    assert set(det.threshold_) == {0, 1}
+    det = EntityDetector(DiffusionDetector(window=16, hop=8, epochs=2, n_steps=20, t0=5, random_state=0)).fit(series)
+    assert set(det.threshold_) == {0, 1} and isinstance(det.threshold_[0], float)
     assert det.decision_function(series[1], entity=1).shape == (300,)
-    with pytest.raises(ValueError, match="fitted entities"):
-        det.predict(series[0])
+    one = EntityDetector(DiffusionDetector(window=16, hop=8, epochs=2, n_steps=20, t0=5)).fit(series[:1])
+    assert isinstance(one.threshold_, dict) and isinstance(one.decision_scores_, dict)  # one type, any count
+    with pytest.raises(ValueError, match="X must be a non-empty list of series"):
+        EntityDetector(DiffusionDetector()).fit(series[0])
+
+
+def test_baselines_are_fitted_per_entity():
+    from diffad_lib.baselines import PCADetector
+
+    series = [sine(300, 0), sine(300, 1) * 3]
+    det = EntityDetector(PCADetector(window=8)).fit(series)
+    assert len(det.detectors_) == 2 and det.detectors_[0] is not det.detectors_[1]
+    np.testing.assert_allclose(det.decision_function(series[1], entity=1), det.decision_scores_[1])
 
 
 def test_score_reconstruction_matches_decision_function_and_scaling_is_fit_on_training(fitted):
@@ -164,5 +174,5 @@ def test_score_reconstruction_matches_decision_function_and_scaling_is_fit_on_tr
     with pytest.raises(ValueError, match="x_hat must have the shape"):
         fitted.score_reconstruction(x, fitted.reconstruct(x)[:300])
     # min-max to (-1, 1) per channel, fitted on the training series only
-    z = fitted.scalers_[None].transform(sine(1500, 0))
+    z = fitted.scalers_[0].transform(sine(1500, 0))
     assert z.min() == pytest.approx(-1.0) and z.max() == pytest.approx(1.0)

@@ -41,7 +41,7 @@ def entities():
 @pytest.fixture(scope="module")
 def report(entities):
     det = ex.diffusion_detector(entities, entity_embedding=True, model_params=MODEL, **TINY)
-    return ex.fit_entities(det, entities)
+    return ex.run_entities(det, entities, keep_reconstruction=True)
 
 
 # --------------------------------------------------------------------------- truncate_entity
@@ -87,7 +87,7 @@ def test_diffusion_detector_variants(entities):
         ex.diffusion_detector([])
 
 
-def test_fit_entities_scores_match_the_detector(entities, report):
+def test_run_entities_scores_match_the_detector(entities, report):
     det = report.detector
     assert len(report.scores) == 2 and report.fit_seconds > 0 and report.score_seconds > 0
     for i, (ent, s) in enumerate(zip(entities, report.scores, strict=True)):
@@ -101,34 +101,48 @@ def test_fit_entities_scores_match_the_detector(entities, report):
         assert roc_auc_score(s.labels, s.test_scores) > 0.9  # 4-sigma spikes stand out
 
 
-def test_fit_entities_without_entity_id(entities):
+def test_run_entities_without_entity_id(entities):
     det = ex.diffusion_detector(entities, entity_embedding=False, model_params=MODEL, **{**TINY, "epochs": 3})
-    rep = ex.fit_entities(det, entities, keep_reconstruction=False)
+    rep = ex.run_entities(det, entities)
     assert all(s.reconstruction is None for s in rep.scores)
-    assert len(rep.detector.train_losses_) == 3
-    assert not any(isinstance(m, torch.nn.Embedding) for m in rep.detector.model_.modules())
+    assert len(rep.detector.detector_.train_losses_) == 3
+    assert not any(isinstance(m, torch.nn.Embedding) for m in rep.detector.detector_.model_.modules())
 
 
 def test_smoothed_detector_is_refused(entities):
     det = ex.diffusion_detector(entities, model_params=MODEL, smoothing="hann", **TINY)
     with pytest.raises(ValueError, match="smoothing='none'"):
-        ex.fit_entities(det, entities)
+        ex.run_entities(det, entities)
 
 
 def test_with_params_shares_the_model(report, entities):
-    fast = ex.with_params(report.detector, t0=0)
-    assert fast.model_ is report.detector.model_ and report.detector.t0 == TINY["t0"]
-    # t0 = 0 reconstructs the input exactly: zero distance everywhere
-    s = ex.score_entities(fast, entities[:1])
-    np.testing.assert_allclose(s[0].test_scores, 0.0, atol=1e-6)
-    assert s[0].train_scores.size == 0
+    fast = ex.with_params(report.detector, t0=1)
+    assert fast.detector_.model_ is report.detector.detector_.model_
+    assert report.detector.detector_.t0 == TINY["t0"] and fast.detector_.t0 == 1
+    # t0 = 1 barely noises the input: a much smaller distance than at t0 = 10
+    low = ex.score_entities(fast, entities)[0].test_scores
+    assert np.median(low) < 0.5 * np.median(report.scores[0].test_scores)
+    with pytest.raises(ValueError, match="t0"):
+        ex.with_params(report.detector, t0=0)
 
 
-# --------------------------------------------------------------------------- baselines and metrics
+# --------------------------------------------------------------------------- registry, baselines and metrics
 
 
-def test_baseline_entities(entities):
-    out = ex.baseline_entities("iforest", entities, window=8, n_estimators=20)
+def test_registry_builds_every_method_with_its_display_name():
+    assert ex.display_name("ocsvm") == "one-class SVM"
+    assert len({m.display for m in ex.METHODS.values()}) == len(ex.METHODS)  # display names are unique
+    assert "random" in ex.method_names(input="samples") and "random" in ex.method_names(input="series")
+    assert "patch_diffusion" not in ex.method_names(input="series")
+    assert ex.make_detector("diffadt").model == "diffwave"
+    with pytest.raises(ValueError, match="name must be one of"):
+        ex.make_detector("lof")
+    with pytest.raises(ValueError, match=r"method 'pca' accepts parameters .*got unknown \['n_clusters'\]"):
+        ex.make_detector("pca", n_clusters=3)
+
+
+def test_baselines_through_run_entities(entities):
+    out = ex.run_entities("iforest", entities, window=8, n_estimators=20).scores
     assert [s.name for s in out] == ["a", "b"]
     for ent, s in zip(entities, out, strict=True):
         assert s.train_scores.shape == (len(ent.train),) and s.test_scores.shape == (len(ent.test),)

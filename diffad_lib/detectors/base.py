@@ -1,0 +1,170 @@
+"""The one detector base class: the pyod / scikit-learn contract, thresholds and held-out splits.
+
+Every detector of the library (diffusion or baseline, series or samples) derives from
+:class:`BaseDetector`:
+
+* ``__init__`` stores keyword parameters only (so ``get_params``/``set_params``/``clone`` work);
+* ``fit(X, y=None)`` validates the parameters and X, holds out the last ``val_fraction`` of X
+  (normal data), fits on the rest, scores all of X, fits ``threshold_`` on the held-out scores
+  (on all training scores when ``val_fraction=0``) and returns ``self``;
+* ``decision_function(X)``: higher = more anomalous; ``predict(X)``: 0/1 from ``threshold_``;
+* ``decision_scores_``, ``threshold_``, ``labels_``, ``n_features_in_`` are set by ``fit``;
+  a method called before ``fit`` raises :class:`sklearn.exceptions.NotFittedError`.
+
+Two input kinds: a *series* (n_samples, n_channels) or (n_samples,) scored per time step, or
+*samples* (N, C, H, W) / (N, C, L) scored per sample. Subclasses implement ``_check_params``,
+``_fit`` and ``_score``; the base does everything else once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from diffad_lib._validation import as_float_array, check_choice, check_float
+from diffad_lib.thresholds import THRESHOLD_METHODS, fit_threshold
+
+__all__ = ["BaseDetector", "InputKind", "as_samples", "store_params"]
+
+InputKind = Literal["series", "samples"]
+
+
+def as_samples(X: Any, *, name: str = "X", factor: int = 1) -> np.ndarray:
+    """X -> float64 samples (N, C, H, W) or (N, C, L); ValueError naming ``name`` otherwise.
+
+    ``factor``: spatial sizes must be divisible by it (a model's downsampling factor).
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    arr = as_float_array(X, name=name, ndim=(3, 4))
+    if any(s % factor for s in arr.shape[2:]):
+        raise ValueError(f"{name} spatial sizes {tuple(arr.shape[2:])} must be divisible by {factor} "
+                         "(the model's downsampling factor); pad or crop the samples")
+    return arr
+
+
+class BaseDetector(BaseEstimator):
+    """Base of every detector; see the module docstring for the contract.
+
+    Subclasses declare ``threshold``, ``threshold_params`` and ``val_fraction`` in their
+    ``__init__`` (scikit-learn reads parameters from the signature) and set ``_input``.
+    """
+
+    _input: ClassVar[InputKind] = "series"
+
+    threshold: str
+    threshold_params: dict[str, Any] | None
+    val_fraction: float
+
+    # -- hooks ------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Validate the subclass's own parameters (called first in ``fit``)."""
+
+    def _fit(self, X: np.ndarray) -> None:  # X: the fitting part, validated
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray) -> np.ndarray:  # X validated -> (n,) or (N,) float64
+        raise NotImplementedError
+
+    @property
+    def _min_length(self) -> int:
+        """Shortest series (time steps) the detector accepts; windowed detectors return the window."""
+        return 1
+
+    # -- validation -------------------------------------------------------------------------
+    def _check_common(self) -> None:
+        check_choice(self.threshold, name="threshold", choices=tuple(THRESHOLD_METHODS))
+        if self.threshold_params is not None and not isinstance(self.threshold_params, dict):
+            raise TypeError(f"threshold_params must be a dict or None; got {type(self.threshold_params).__name__}")
+        check_float(self.val_fraction, name="val_fraction", low=0.0, high=1.0, high_open=True)
+
+    def _validate(self, X: Any, *, reset: bool, name: str = "X") -> np.ndarray:
+        """X as float64 (n, C) series or (N, C, *S) samples; checks the channels seen in fit."""
+        if self._input == "series":
+            arr = as_float_array(X, name=name, ndim=(1, 2), min_length=self._min_length)
+            if arr.ndim == 1 and not reset and self.n_features_in_ != 1:
+                raise ValueError(f"{name} is 1-D (one channel) but {type(self).__name__} was fitted on "
+                                 f"{self.n_features_in_} channels; Reshape your data to (n_samples, "
+                                 f"{self.n_features_in_})")
+            arr = arr[:, None] if arr.ndim == 1 else arr
+        else:
+            arr = as_samples(X, name=name)
+        return self._check_features(arr, reset=reset, name=name)
+
+    def _check_features(self, arr: np.ndarray, *, reset: bool, name: str = "X") -> np.ndarray:
+        """Record (``reset``) or check the number of channels (axis 1) against ``n_features_in_``."""
+        if reset:
+            self.n_features_in_ = arr.shape[1]
+        elif arr.shape[1] != self.n_features_in_:
+            raise ValueError(f"{name} has {arr.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input (channels on axis 1)")
+        return arr
+
+    def _n_fit(self, n: int) -> int:
+        """Length of the fitting part of n steps / samples; the rest (at the end) is held out."""
+        n_val = int(round(self.val_fraction * n))
+        need = self._min_length if self._input == "series" else 1
+        if n - n_val < need or (n_val and n_val < max(need, 2)):
+            unit = "time steps" if self._input == "series" else "samples"
+            raise ValueError(f"X has {n} {unit}; val_fraction={self.val_fraction} leaves {n - n_val} to fit and "
+                             f"{n_val} to fit the threshold (each needs at least {max(need, 2)})")
+        return n - n_val
+
+    # -- the contract -----------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> BaseDetector:
+        """Fit on normal data X and the threshold on its held-out normal scores; ``y`` is ignored.
+
+        Parameters
+        ----------
+        X : array-like
+            Series (n_samples, n_channels) / (n_samples,), or samples (N, C, H, W) / (N, C, L).
+        y : ignored
+            Present for API compatibility (unsupervised).
+
+        Returns
+        -------
+        self
+        """
+        self._check_common()
+        self._check_params()
+        for attr in ("threshold_", "decision_scores_", "labels_"):
+            self.__dict__.pop(attr, None)
+        arr = self._validate(X, reset=True)
+        n_fit = self._n_fit(len(arr))
+        self._fit(arr[:n_fit])
+        self._set_threshold(self._score(arr), n_fit)
+        return self
+
+    def _set_threshold(self, scores: np.ndarray, n_fit: int) -> None:
+        """``threshold_`` from the held-out scores (all of them without a held-out part)."""
+        held_out = scores[n_fit:] if n_fit < len(scores) else scores
+        self.threshold_ = float(fit_threshold(held_out, method=self.threshold, **(self.threshold_params or {})))
+        self.decision_scores_ = scores
+        self.labels_ = (scores > self.threshold_).astype(int)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Anomaly score per time step (series) or per sample, higher = more anomalous: float64."""
+        check_is_fitted(self, "threshold_")
+        return self._score(self._validate(X, reset=False))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0/1 label per time step or sample (1 = anomaly): score above ``threshold_``."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X).labels_``."""
+        return self.fit(X).labels_
+
+
+def store_params(obj: BaseEstimator, params: dict[str, Any]) -> None:
+    """Store an ``__init__``'s arguments unchanged as attributes: ``store_params(self, locals())``.
+
+    scikit-learn's contract: ``__init__`` only records its parameters; validation waits for ``fit``.
+    """
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(obj, name, value)
