@@ -4,7 +4,7 @@ import torch
 
 from diffad_lib.models import MLPConfig, MLPDenoiser, build_model
 from diffad_lib.schedule import NoiseSchedule
-from diffad_lib.train import TrainConfig, diffusion_loss, lr_factor, train_diffusion
+from diffad_lib.train import TrainConfig, diffusion_loss, load_checkpoint, lr_factor, train_diffusion
 
 
 def sine_windows(n=64, length=16, seed=0):
@@ -67,7 +67,7 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path):
 
     with pytest.raises(Interrupt):
         train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg_ck, callback=stop_at_3)
-    state = torch.load(ckpt, weights_only=True)  # a plain-tensor checkpoint
+    state = load_checkpoint(ckpt)
     assert state["epoch"] == 2  # the interrupt came before epoch 3's checkpoint
     resumed = train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg_ck)
     assert resumed.epochs_run == 4
