@@ -439,6 +439,21 @@ def _compare_resume(path: Path, saved: Mapping[str, Any], current: Mapping[str, 
             )
 
 
+def shard_batch(batch: int, *, rank: int, world_size: int) -> tuple[torch.Tensor, float]:
+    """Positions in a global batch of ``batch`` windows that ``rank`` of ``world_size`` trains on, and its loss weight.
+
+    Contiguous, near-equal shares (the first ``batch % world_size`` ranks get one more). DDP
+    averages gradients over ranks, so rank r scales its mean loss by ``n_r * world_size / batch``
+    to give the global batch mean. A rank left without a window (batch < world_size) still runs
+    one window, weighted 0, so that every rank takes part in the gradient exchange.
+    """
+    pos = torch.tensor_split(torch.arange(batch), world_size)[rank]
+    weight = len(pos) * world_size / batch
+    if len(pos) == 0:
+        pos = torch.arange(1)
+    return pos, weight
+
+
 def _batches(n: int, batch: int, count: int) -> Iterator[slice]:
     for i in range(count):
         yield slice(i * batch, min((i + 1) * batch, n))
@@ -653,12 +668,8 @@ def train_diffusion(
                 step_gen = generator
                 weight = 1.0
                 if ctx.active:
-                    pos = torch.tensor_split(torch.arange(len(idx), device=device), ctx.world)[ctx.rank]
-                    # ranks share the global mean: DDP averages gradients, so rank r weighs its mean
-                    # by its share n_r * world / B (0 for a rank left without a window)
-                    weight = len(pos) * ctx.world / len(idx)
-                    if len(pos) == 0:
-                        pos = torch.arange(1, device=device)
+                    pos, weight = shard_batch(len(idx), rank=ctx.rank, world_size=ctx.world)
+                    pos = pos.to(device)
                     idx = idx[pos]
                     kwargs = {k: v[pos] for k, v in kwargs.items()}
                     if not pass_draws:
