@@ -355,6 +355,12 @@ def _derived_seed(seed: int, purpose: str) -> int:
     return int(hashlib.sha256(f"{seed}:{purpose}".encode()).hexdigest()[:15], 16)
 
 
+def _draw_noise(shape: tuple[int, ...], generator: torch.Generator, *, like: torch.Tensor) -> torch.Tensor:
+    """ε ~ N(0, I) of ``shape``, drawn as :func:`randn_like` draws it, on like's device and dtype."""
+    z = torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32)
+    return z.to(device=like.device, dtype=like.dtype)
+
+
 def _accepts_draws(loss_fn: Callable[..., torch.Tensor]) -> bool:
     try:
         params = inspect.signature(loss_fn).parameters
@@ -583,7 +589,8 @@ def train_diffusion(
         # the run's seed inside a fork, so the caller's RNG state is untouched
         torch.random.default_generator.manual_seed(_derived_seed(config.seed, "global"))
         if rng_cuda:
-            torch.cuda.manual_seed(_derived_seed(config.seed, "global"))
+            with torch.cuda.device(cuda_index):
+                torch.cuda.manual_seed(_derived_seed(config.seed, "global"))
         if config.resume and ckpt is not None and ckpt.exists():
             state = load_checkpoint(ckpt, map_location=device)
             _compare_resume(ckpt, state.get("settings", {}), settings, what="setting")
@@ -664,7 +671,7 @@ def train_diffusion(
                 kwargs = {}
                 if pass_draws:
                     kwargs["t"] = schedule.sample_timesteps(len(idx), device=device, generator=generator)
-                    kwargs["noise"] = randn_like(x[idx], generator)
+                    kwargs["noise"] = _draw_noise((len(idx), *x.shape[1:]), generator, like=x)
                 step_gen = generator
                 weight = 1.0
                 if ctx.active:

@@ -242,10 +242,15 @@ def test_a_loss_that_takes_t_and_noise_gets_the_loops_draws():
         seen.append((t.clone(), noise.clone()))
         return diffusion_loss(model, schedule, x0, generator=generator, model_kwargs=model_kwargs, t=t, noise=noise)
 
+    def draws_itself(model, schedule, x0, *, generator=None, model_kwargs=None):
+        return diffusion_loss(model, schedule, x0, generator=generator, model_kwargs=model_kwargs)
+
     cfg = TrainConfig(max_steps=3, batch_size=16, progress=False)
     a = train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=cfg, loss_fn=recording)
-    b = train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=cfg)
+    b = train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=cfg, loss_fn=draws_itself)
     assert len(seen) == 3 and seen[0][0].shape == (16,) and seen[0][1].shape == (16, 1, 16)
+    assert len({tuple(t.tolist()) for t, _ in seen}) == 3  # fresh draws at every step
+    # the loop draws t then ε from the run's generator exactly as a loss drawing for itself would
     assert a.step_losses == b.step_losses
 
 
