@@ -50,6 +50,7 @@ import io
 import math
 import numbers
 import os
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -266,8 +267,10 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
+        # a unique name (concurrent writers never share a temporary file), created with the umask's
+        # permissions like any other file the user writes
+        tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"))
+        with open(tmp, "xb") as f:
             torch.save(outer, f)
             f.flush()
             os.fsync(f.fileno())
