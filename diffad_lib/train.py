@@ -513,6 +513,22 @@ def train_diffusion(
     TrainResult
         The model and its curves: per-epoch and per-step training loss, per-step learning rate,
         validation losses with their steps, the best step and whether training stopped early.
+
+    Raises
+    ------
+    ValueError
+        Bad windows or conditions, ``patience`` without ``val_data``, ``distributed=True`` without
+        a process group, or a checkpoint written with other settings or data (the field is named);
+        :class:`CheckpointError` (a ValueError) for an unreadable checkpoint.
+    OSError
+        The checkpoint cannot be written (checked before the first step).
+
+    Notes
+    -----
+    The run takes ``config.total_steps(N)`` optimizer steps; the validation loss is measured every
+    ``config.resolved_eval_every(total)`` steps and at the last one. Under DistributedDataParallel
+    each rank trains on its share of every global batch (:func:`shard_batch`) and evaluates the
+    whole validation set itself, so every rank takes the same early-stopping decision.
     """
     _check_windows(x, name="x")
     n = x.shape[0]
