@@ -1,10 +1,22 @@
+import os
+import re
+
 import numpy as np
 import pytest
 import torch
 
 from diffad_lib.models import MLPConfig, MLPDenoiser, build_model
 from diffad_lib.schedule import NoiseSchedule
-from diffad_lib.train import TrainConfig, diffusion_loss, lr_factor, train_diffusion
+from diffad_lib.train import (
+    CheckpointError,
+    TrainConfig,
+    diffusion_loss,
+    load_checkpoint,
+    lr_factor,
+    save_checkpoint,
+    seeded_init,
+    train_diffusion,
+)
 
 
 def sine_windows(n=64, length=16, seed=0):
@@ -67,7 +79,7 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path):
 
     with pytest.raises(Interrupt):
         train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg_ck, callback=stop_at_3)
-    state = torch.load(ckpt, weights_only=True)  # a plain-tensor checkpoint
+    state = load_checkpoint(ckpt)
     assert state["epoch"] == 2  # the interrupt came before epoch 3's checkpoint
     resumed = train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg_ck)
     assert resumed.epochs_run == 4
@@ -134,3 +146,279 @@ def test_custom_loss_fn_is_used_by_the_one_loop():
     twice = train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=cfg, loss_fn=doubled)
     assert sum(calls) == 2 * 64
     assert twice.losses[0] == pytest.approx(2 * base.losses[0], rel=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# Step budget, validation, best weights, early stopping
+# --------------------------------------------------------------------------------------------
+
+
+def shifted_val(n=16):
+    """Held-out windows from another distribution: the validation loss rises as the model fits x."""
+    return sine_windows(n=n, seed=1) * 4 + 2
+
+
+def test_step_budget_min_steps_and_max_steps():
+    x = sine_windows()  # 64 windows, batch 16: 4 steps per epoch
+    cfg = TrainConfig(epochs=2, min_steps=10, batch_size=16, lr=2e-3, progress=False)
+    res = train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg)
+    assert res.total_steps == 10 and res.steps_run == 10 and len(res.step_losses) == 10
+    assert len(res.losses) == 3 and res.epochs_run == 3  # two full epochs and a partial third
+    expected = [2e-3 * lr_factor(s, 10, schedule="warmup_cosine", warmup_frac=0.25) for s in range(10)]
+    assert res.step_lrs == pytest.approx(expected)
+    assert res.lrs[-1] == res.step_lrs[-1]
+    capped = train_diffusion(small_model(), NoiseSchedule(50), x,
+                             config=TrainConfig(epochs=50, min_steps=100, max_steps=6, batch_size=16, progress=False))
+    assert capped.total_steps == 6 and len(capped.step_losses) == 6 and len(capped.losses) == 2
+
+
+def test_validation_uses_the_same_draws_at_every_evaluation():
+    class Zero(torch.nn.Module):  # predicts 0 whatever its weight: its validation loss cannot change
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x_t, t):
+            return torch.zeros_like(x_t) * self.w
+
+    cfg = TrainConfig(max_steps=12, batch_size=16, eval_every=3, progress=False)
+    res = train_diffusion(Zero(), NoiseSchedule(50), sine_windows(), config=cfg, val_data=shifted_val())
+    assert res.val_steps == [3, 6, 9, 12]
+    assert len(set(res.val_losses)) == 1  # fresh draws would differ at every evaluation
+    assert res.val_losses[0] == pytest.approx(1.0, abs=0.2)  # E‖ε‖² per element with a zero predictor
+
+
+def test_best_ema_weights_are_kept_and_early_stopping_stops():
+    x, val = sine_windows(), shifted_val()
+    base = dict(max_steps=40, batch_size=16, lr=3e-3, lr_schedule="constant", eval_every=4, ema_decay=0.5,
+                progress=False)
+    snapshots = {}
+
+    def record(epoch, model):  # eval_every = steps per epoch: an epoch end is an evaluation
+        snapshots[4 * epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    res = train_diffusion(small_model(), NoiseSchedule(50), x, config=TrainConfig(**base), val_data=val,
+                          callback=record)
+    assert res.best_step < res.steps_done == 40 and not res.stopped_early
+    assert res.best_val_loss == min(res.val_losses) == res.val_losses[res.val_steps.index(res.best_step)]
+    for k, v in res.model.state_dict().items():
+        torch.testing.assert_close(v, snapshots[res.best_step][k], rtol=0, atol=0)
+    assert res.raw_model is not None  # the EMA model is what is kept; the raw one ends at the last step
+
+    last = train_diffusion(small_model(), NoiseSchedule(50), x, config=TrainConfig(**base, restore_best=False),
+                           val_data=val)
+    assert any(not torch.equal(v, snapshots[40][k]) for k, v in res.model.state_dict().items())
+    for k, v in last.model.state_dict().items():
+        torch.testing.assert_close(v, snapshots[40][k], rtol=0, atol=0)
+
+    stop = train_diffusion(small_model(), NoiseSchedule(50), x, config=TrainConfig(**base, patience=2), val_data=val)
+    assert stop.stopped_early and stop.steps_done < 40
+    assert stop.val_steps[-1] == stop.best_step + 2 * 4  # two evaluations without improvement
+    assert stop.val_losses == res.val_losses[: len(stop.val_losses)]
+
+
+def test_validation_arguments_are_checked():
+    x = sine_windows()
+    with pytest.raises(ValueError, match="patience=3 needs val_data"):
+        train_diffusion(small_model(), NoiseSchedule(10), x, config=TrainConfig(epochs=1, patience=3, progress=False))
+    with pytest.raises(ValueError, match=r"val_data windows must have the shape of x's, \(1, 16\); got \(1, 8\)"):
+        train_diffusion(small_model(), NoiseSchedule(10), x, config=TrainConfig(epochs=1, progress=False),
+                        val_data=torch.zeros(4, 1, 8))
+    with pytest.raises(ValueError, match="val_conditions must name the same conditions"):
+        train_diffusion(small_model(), NoiseSchedule(10), x, config=TrainConfig(epochs=1, progress=False),
+                        conditions={"cond": torch.zeros(64, 1, 16)}, val_data=x[:4])
+    with pytest.raises(TypeError, match="epochs must be an int; got float 2.5"):
+        TrainConfig(epochs=2.5)
+    with pytest.raises(ValueError, match="max_steps must be >= 1; got 0"):
+        TrainConfig(max_steps=0)
+    with pytest.raises(ValueError, match="distributed=True needs an initialised"):
+        train_diffusion(small_model(), NoiseSchedule(10), x, config=TrainConfig(epochs=1, distributed=True))
+
+
+def test_a_loss_that_takes_t_and_noise_gets_the_loops_draws():
+    seen = []
+
+    def recording(model, schedule, x0, *, generator=None, model_kwargs=None, t=None, noise=None):
+        seen.append((t.clone(), noise.clone()))
+        return diffusion_loss(model, schedule, x0, generator=generator, model_kwargs=model_kwargs, t=t, noise=noise)
+
+    def draws_itself(model, schedule, x0, *, generator=None, model_kwargs=None):
+        return diffusion_loss(model, schedule, x0, generator=generator, model_kwargs=model_kwargs)
+
+    cfg = TrainConfig(max_steps=3, batch_size=16, progress=False)
+    a = train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=cfg, loss_fn=recording)
+    b = train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=cfg, loss_fn=draws_itself)
+    assert len(seen) == 3 and seen[0][0].shape == (16,) and seen[0][1].shape == (16, 1, 16)
+    assert len({tuple(t.tolist()) for t, _ in seen}) == 3  # fresh draws at every step
+    # the loop draws t then ε from the run's generator exactly as a loss drawing for itself would
+    assert a.step_losses == b.step_losses
+
+
+# --------------------------------------------------------------------------------------------
+# Seeding
+# --------------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_weights_and_global_rng_untouched():
+    def dropout_model():
+        return seeded_init(lambda: MLPDenoiser(MLPConfig(window=16, hidden=32, n_layers=2, time_dim=8, dropout=0.2)),
+                           seed=3)
+
+    cfg = TrainConfig(max_steps=8, batch_size=16, progress=False)
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a = train_diffusion(dropout_model(), NoiseSchedule(50), sine_windows(), config=cfg)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.manual_seed(999)  # another global state: must not matter
+    b = train_diffusion(dropout_model(), NoiseSchedule(50), sine_windows(), config=cfg)
+    c = train_diffusion(dropout_model(), NoiseSchedule(50), sine_windows(),
+                        config=TrainConfig(max_steps=8, batch_size=16, progress=False, seed=1))
+    for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert any(not torch.equal(p, r) for p, r in zip(a.model.parameters(), c.model.parameters(), strict=True))
+
+
+def test_seeded_init_is_reproducible_without_global_state():
+    before = torch.random.get_rng_state()
+    a = seeded_init(small_model_unseeded, seed=5)
+    b = seeded_init(small_model_unseeded, seed=5)
+    c = seeded_init(small_model_unseeded, seed=6)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    first = next(iter(a.parameters()))
+    assert torch.equal(first, next(iter(b.parameters()))) and not torch.equal(first, next(iter(c.parameters())))
+    with pytest.raises(TypeError, match="factory must return an nn.Module"):
+        seeded_init(lambda: 3, seed=0)
+
+
+def small_model_unseeded():
+    return MLPDenoiser(MLPConfig(window=16, hidden=32, n_layers=2, time_dim=8))
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoints that can be trusted
+# --------------------------------------------------------------------------------------------
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _kill_at(epoch_to_stop):
+    def callback(epoch, _model):
+        if epoch == epoch_to_stop:
+            raise Interrupt
+
+    return callback
+
+
+def test_kill_and_resume_with_validation_equals_straight_run(tmp_path):
+    x, val = sine_windows(), shifted_val()
+    base = dict(max_steps=22, batch_size=16, lr=3e-3, ema_decay=0.8, eval_every=3, progress=False)
+    straight = train_diffusion(small_model(), NoiseSchedule(50), x, config=TrainConfig(**base), val_data=val)
+    cfg = TrainConfig(**base, checkpoint=str(tmp_path / "ck" / "run.pt"), checkpoint_every=1, resume=True)
+    with pytest.raises(Interrupt):
+        train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg, val_data=val, callback=_kill_at(4))
+    assert load_checkpoint(tmp_path / "ck" / "run.pt")["step"] == 12
+    resumed = train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg, val_data=val)
+    assert resumed.steps_run == 10 and resumed.steps_done == 22
+    assert resumed.step_losses == straight.step_losses and resumed.val_losses == straight.val_losses
+    assert resumed.step_lrs == straight.step_lrs and resumed.best_step == straight.best_step
+    for p, q in zip(resumed.model.state_dict().values(), straight.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q)
+    again = train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg, val_data=val)  # finished: no steps
+    assert again.steps_run == 0 and again.epochs_run == 0
+    for p, q in zip(again.model.state_dict().values(), straight.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q)
+
+
+def _checkpointed(tmp_path, **overrides):
+    settings = dict(epochs=2, batch_size=16, progress=False, checkpoint=str(tmp_path / "run.pt"), resume=True)
+    return TrainConfig(**{**settings, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"lr": 2e-3}, r"setting 'lr' was 0.001 there and is 0.002 now"),
+        ({"batch_size": 8}, r"setting 'batch_size' was 16 there and is 8 now"),
+        ({"seed": 1}, r"setting 'seed' was 0 there and is 1 now"),
+        ({"epochs": 4}, r"setting 'total_steps' was 8 there and is 16 now \(it sets the learning-rate schedule"),
+    ],
+)
+def test_resume_refuses_other_settings(tmp_path, change, message):
+    x = sine_windows()
+    train_diffusion(small_model(), NoiseSchedule(50), x, config=_checkpointed(tmp_path))
+    with pytest.raises(ValueError, match=message):
+        train_diffusion(small_model(), NoiseSchedule(50), x, config=_checkpointed(tmp_path, **change))
+
+
+def test_resume_refuses_other_data(tmp_path):
+    train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=_checkpointed(tmp_path))
+    with pytest.raises(ValueError, match=r"run.pt: data 'x' was 'shape=\(64, 1, 16\) dtype=float32 sha256="):
+        train_diffusion(small_model(), NoiseSchedule(50), sine_windows(seed=7), config=_checkpointed(tmp_path))
+    with pytest.raises(ValueError, match="data 'val_data' was None there"):
+        train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=_checkpointed(tmp_path),
+                        val_data=shifted_val())
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "flipped", "foreign"])
+def test_damaged_checkpoints_are_refused_naming_the_file(tmp_path, damage):
+    x = sine_windows()
+    cfg = _checkpointed(tmp_path)
+    train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg)
+    path = tmp_path / "run.pt"
+    data = bytearray(path.read_bytes())
+    if damage == "empty":
+        data = bytearray()
+    elif damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "flipped":
+        data[len(data) // 2] ^= 0xFF  # inside the stored payload
+    if damage == "foreign":
+        torch.save({"model": small_model().state_dict()}, path)
+    else:
+        path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=re.escape(str(path))):
+        train_diffusion(small_model(), NoiseSchedule(50), x, config=cfg)
+
+
+def test_checkpoint_directory_is_checked_before_training(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    calls = []
+    cfg = TrainConfig(epochs=2, batch_size=16, progress=False, checkpoint=str(tmp_path / "file" / "run.pt"))
+    with pytest.raises(OSError, match="cannot write checkpoint .*file/run.pt"):
+        train_diffusion(small_model(), NoiseSchedule(50), sine_windows(), config=cfg,
+                        callback=lambda epoch, model: calls.append(epoch))
+    assert calls == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def test_read_only_checkpoint_directory_fails_fast(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(OSError, match="is not writable"):
+            train_diffusion(small_model(), NoiseSchedule(50), sine_windows(),
+                            config=TrainConfig(epochs=1, progress=False, checkpoint=str(ro / "run.pt")))
+    finally:
+        ro.chmod(0o700)
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, {"step": 1})
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match=f"cannot write checkpoint {re.escape(str(path))}"):
+        save_checkpoint(path, {"step": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"]  # no temporary file left behind
+    outer = torch.load(path, weights_only=True)  # the file itself is a plain weights-only archive
+    assert outer["format"] == "diffad-train-checkpoint"
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
