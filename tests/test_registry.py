@@ -69,7 +69,8 @@ def test_default_data_root(monkeypatch, tmp_path):
 
 
 def test_unknown_dataset_lists_valid_ones(tmp_path):
-    with pytest.raises(ValueError, match=r"dataset must be one of \['smap_msl', 'smd', 'nab', 'ucr', 'magnetic_tiles', 'urbansound8k'\]; got 'kdd'"):
+    names = r"\['smap_msl', 'smd', 'nab', 'ucr', 'magnetic_tiles', 'urbansound8k'\]"
+    with pytest.raises(ValueError, match=rf"dataset must be one of {names}; got 'kdd'"):
         reg.prepare(["kdd"], root=tmp_path, mirror=tmp_path, progress=False)
     with pytest.raises(ValueError, match="got 'SMAP'"):
         reg.dataset_path("SMAP", root=tmp_path)
