@@ -12,7 +12,7 @@ import pytest
 
 from diffad_lib.data import registry as reg
 
-MIRROR = Path(__file__).resolve().parents[2] / "shared" / "data"
+MIRROR = Path(os.environ.get("DIFFAD_DATA_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 needs_mirror = pytest.mark.skipif(
     not (MIRROR / "SHA256SUMS").is_file(), reason=f"local data mirror not found at {MIRROR}"
 )
@@ -38,12 +38,21 @@ def test_registry_rows_are_well_formed():
     # upstream SMD train/test of all 28 machines; 165 files inside the SMAP/MSL archive
     assert len(reg.registry_files("smd", roles=("upstream",))) == 56
     assert len(reg.registry_files("smap_msl", roles=("member",))) == 165
+    # every tile image and mask comes out of the upstream zip; the 300 official clips out of UrbanSound8K.tar.gz
+    tiles = reg.registry_files("magnetic_tiles", roles=("both",))
+    assert len(tiles) == 692 + 392 and all(f.archive is not None for f in tiles)
+    clips = reg.registry_files("urbansound8k", roles=("upstream",))
+    assert len(clips) == 300 and {f.archive[0] for f in clips} == {
+        "https://zenodo.org/records/1203745/files/UrbanSound8K.tar.gz"
+    }
 
 
 @needs_mirror
 def test_registry_matches_mirror_checksum_files():
     mirror_rows = {f.path: f.sha256 for d in reg.DATASETS for f in reg.registry_files(d, roles=("both", "mirror"))}
-    assert mirror_rows == _sums(MIRROR / "SHA256SUMS")  # all 192 files, same digests
+    assert mirror_rows == _sums(MIRROR / "SHA256SUMS")  # all 1,586 files, same digests
+    sizes = {f.path: f.size for d in reg.DATASETS for f in reg.registry_files(d, roles=("both", "mirror"))}
+    assert all(sizes[p] == (MIRROR / p).stat().st_size for p in sizes)
     members = {f.path: f.sha256 for f in reg.registry_files("smap_msl", roles=("member",))}
     inner = _sums(MIRROR / "smap_msl" / "smap_msl.tar.xz.contents.sha256")
     assert members == {f"smap_msl/{k}": v for k, v in inner.items()}
@@ -60,14 +69,15 @@ def test_default_data_root(monkeypatch, tmp_path):
 
 
 def test_unknown_dataset_lists_valid_ones(tmp_path):
-    with pytest.raises(ValueError, match=r"dataset must be one of \['smap_msl', 'smd', 'nab', 'ucr'\]; got 'kdd'"):
+    names = r"\['smap_msl', 'smd', 'nab', 'ucr', 'magnetic_tiles', 'urbansound8k'\]"
+    with pytest.raises(ValueError, match=rf"dataset must be one of {names}; got 'kdd'"):
         reg.prepare(["kdd"], root=tmp_path, mirror=tmp_path, progress=False)
     with pytest.raises(ValueError, match="got 'SMAP'"):
         reg.dataset_path("SMAP", root=tmp_path)
 
 
 def test_dataset_path_not_prepared(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"'nab' is not prepared .*diffad data prepare --mirror PATH"):
+    with pytest.raises(FileNotFoundError, match=r"'nab' is not prepared .*diffad data prepare nab --mirror PATH"):
         reg.dataset_path("nab", root=tmp_path)
 
 
