@@ -60,7 +60,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
                                           "residual_channels": [128, 256, 512]}},
     "cpu": {"batch": 8, "channels": 25, "window": 256, "n_layers": 4, "residual_channels": 32,
             "s4_state": 64, "n_steps": 200, "t0": 20, "fast_steps": 5, "naive_windows": 1, "repeats": 3,
-            "train_steps": 2, "sweep": {"window": [128, 256, 512], "n_layers": [2, 4, 8],
+            "train_steps": 3, "sweep": {"window": [128, 256, 512], "n_layers": [2, 4, 8],
                                         "residual_channels": [16, 32, 64]}},
     "smoke": {"batch": 2, "channels": 3, "window": 32, "n_layers": 2, "residual_channels": 8,
               "s4_state": 8, "n_steps": 50, "t0": 4, "fast_steps": 2, "naive_windows": 1, "repeats": 1,
@@ -214,7 +214,11 @@ def _peer_model(path: Path, cfg: dict[str, Any]) -> nn.Module:
 
 
 def _measure(paths: list[_Path], cfg: dict[str, Any], device: torch.device) -> dict[str, dict[str, float]]:
-    """Interleaved timings (median over repeats) of every path on the same inputs."""
+    """Interleaved timings of every path on the same inputs, best of the repeats.
+
+    The best repeat is the one least disturbed by other work on the machine; interleaving gives
+    every path the same chances of an undisturbed repeat.
+    """
     g = torch.Generator().manual_seed(1)
     shape = (cfg["batch"], cfg["channels"], cfg["window"])
     x_train = torch.randn(shape, generator=g).to(device)
@@ -232,7 +236,7 @@ def _measure(paths: list[_Path], cfg: dict[str, Any], device: torch.device) -> d
             t["fast"].append(_seconds(lambda p=p, rec=rec: p.reconstruct(rec, fast=True), device) / len(rec))
     out = {}
     for p in paths:
-        t = {k: statistics.median(v) for k, v in times[p.name].items()}
+        t = {k: min(v) for k, v in times[p.name].items()}
         rec = x_rec if p.batched else x_rec[: cfg["naive_windows"]]
         peak = max(_peak_mb(lambda p=p: p.train_step(x_train), device),
                    _peak_mb(lambda p=p, rec=rec: p.reconstruct(rec, fast=False), device))
