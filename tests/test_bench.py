@@ -72,3 +72,16 @@ def test_bad_arguments() -> None:
         bench.run_benchmark(config="smoke", compile_mode="maybe")
     with pytest.raises(ValueError, match="--peer"):
         bench._peer_model(ROOT / "tests", bench.CONFIGS["smoke"])
+
+
+@pytest.mark.slow
+def test_performance_page_smoke(tmp_path) -> None:
+    from diffad_lib import runner
+
+    out = runner.run_chapter("06", profile="smoke", output=tmp_path / "06.ipynb", progress=False)
+    nb = json.loads(out.read_text())
+    outputs = [o for cell in nb["cells"] if cell["cell_type"] == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 1  # the scaling plot
+    glued = {o["metadata"]["scrapbook"]["name"] for o in outputs if "scrapbook" in o.get("metadata", {})}
+    assert {"perf_table", "perf_targets", "perf_exponents", "perf_gpu_status", "perf_train_speedup"} <= glued
