@@ -40,8 +40,10 @@ book: install data
 chapter: install data
 	$(BIN)/diffad run $(CH) --profile $(PROFILE) $(ARGS)
 
+# Training and reconstruction speed against the naive reference path; writes results/bench_cpu.json.
+# On a GPU: $(BIN)/python benchmarks/bench_diffusion.py --config paper --device cuda
 bench: install
-	$(BIN)/python benchmarks/bench_sampler.py
+	$(BIN)/python benchmarks/bench_diffusion.py --config cpu
 
 clean:
 	rm -rf _build book/chapters .pytest_cache

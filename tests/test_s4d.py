@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from diffad_lib.models.s4d import S4D, S4DKernel, param_groups, s4d_recurrence
+from diffad_lib.models.s4d import S4D, S4DKernel, configure_kernels, param_groups, s4d_recurrence
 
 
 def _layer(*, bidirectional: bool, dtype: torch.dtype = torch.float64, seed: int = 0, **kwargs) -> S4D:
@@ -187,3 +187,68 @@ def test_param_groups_separate_ssm_parameters() -> None:
 def test_bad_arguments_raise_value_error(build, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         build()
+
+
+@pytest.mark.parametrize("length", [1, 2, 7, 16, 17, 300])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_blocked_kernel_equals_the_direct_formula(length: int, dtype: torch.dtype) -> None:
+    torch.manual_seed(3)
+    kernel = S4DKernel(6, d_state=16).to(dtype)
+    direct, blocked = kernel._compute_direct(length), kernel._compute_blocked(length)
+    assert blocked.shape == (6, length) and blocked.dtype == dtype
+    tol = 2e-6 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(blocked, direct, rtol=0, atol=tol)
+
+
+def test_blocked_kernel_gradients_equal_the_direct_ones() -> None:
+    torch.manual_seed(4)
+    kernel = S4DKernel(3, d_state=8).double()
+    weights = torch.randn(3, 50, dtype=torch.float64)
+    grads = {}
+    for method in ("direct", "blocked"):
+        kernel.zero_grad()
+        kernel.method = method
+        (kernel(50) * weights).sum().backward()
+        grads[method] = [p.grad.clone() for p in kernel.parameters()]
+    for g_direct, g_blocked in zip(grads["direct"], grads["blocked"], strict=True):
+        torch.testing.assert_close(g_blocked, g_direct, rtol=0, atol=1e-10)
+
+
+def test_spectrum_cache_is_hit_in_eval_and_dropped_on_changes() -> None:
+    layer = _layer(bidirectional=True, dtype=torch.float32)
+    u = _u(dtype=torch.float32)
+    reference = layer(u).detach()  # training mode: nothing cached
+    assert layer._spectrum is None
+    layer.eval()
+    with torch.no_grad():
+        first = layer(u)
+        spectrum = layer._spectrum[4]
+        second = layer(u)
+        assert layer._spectrum[4] is spectrum  # the second call reused it
+        torch.testing.assert_close(first, reference, rtol=0, atol=1e-6)
+        torch.testing.assert_close(second, first, rtol=0, atol=0)
+        layer.kernel_bwd.C.mul_(2.0)  # a parameter update: both caches must notice
+        changed = layer(u)
+        assert layer._spectrum[4] is not spectrum
+        assert not torch.allclose(changed, first)
+    layer.train()
+    assert layer._spectrum is None
+    with torch.no_grad():  # train mode without gradients: recomputed, same values as eval
+        torch.testing.assert_close(layer(u), changed, rtol=0, atol=1e-6)
+
+
+def test_configure_kernels_switches_method_and_cache() -> None:
+    model = torch.nn.Sequential(S4D(4, d_state=8), S4D(4, d_state=8, bidirectional=False)).eval()
+    u = _u(dtype=torch.float32)
+    with torch.no_grad():
+        fast = model(u)
+        configure_kernels(model, method="direct", cache=False)
+        kernels = [m for m in model.modules() if isinstance(m, S4DKernel)]
+        assert all(k.method == "direct" and not k.cache and k._cache is None for k in kernels)
+        slow = model(u)
+        assert all(k._cache is None for k in kernels)  # nothing cached with cache=False
+    torch.testing.assert_close(slow, fast, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="method"):
+        configure_kernels(model, method="fast")
+    with pytest.raises(TypeError, match="cache"):
+        configure_kernels(model, cache=1)

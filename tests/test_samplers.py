@@ -131,3 +131,27 @@ def test_clip_bounds_the_predicted_x0_not_the_state():
     g = torch.Generator().manual_seed(0)
     x = sample(gaussian_oracle(s), s, (1000, 1, 1), generator=g, clip=3.0, trajectory=[49])[1][49]
     assert float(x.abs().max()) > 2.0
+
+
+def test_reconstruct_computes_each_s4_kernel_once_and_matches_the_uncached_path(monkeypatch):
+    from diffad_lib.models import build_model
+    from diffad_lib.models.s4d import S4DKernel, configure_kernels
+
+    torch.manual_seed(0)
+    model = build_model("diffwave", in_channels=2, residual_channels=4, n_layers=2, s4_state=4,
+                        diffusion_embed_dim=8, diffusion_hidden_dim=8).eval()
+    with torch.no_grad():
+        model.output_projection.weight.normal_(0, 0.3)  # a non-zero head, so outputs differ by input
+    n_kernels = sum(isinstance(m, S4DKernel) for m in model.modules())
+    calls = []
+    original = S4DKernel._compute
+    monkeypatch.setattr(S4DKernel, "_compute", lambda self, length: calls.append(length) or original(self, length))
+    schedule = NoiseSchedule(50)
+    x0 = torch.randn(3, 2, 24, generator=torch.Generator().manual_seed(1))
+    cached = reconstruct(model, schedule, x0, t0=10, generator=torch.Generator().manual_seed(2))
+    assert len(calls) == n_kernels  # ten denoising steps, one kernel computation each
+    calls.clear()
+    configure_kernels(model, method="direct", cache=False)
+    uncached = reconstruct(model, schedule, x0, t0=10, generator=torch.Generator().manual_seed(2))
+    assert len(calls) == 10 * n_kernels
+    torch.testing.assert_close(cached, uncached, rtol=0, atol=1e-5)

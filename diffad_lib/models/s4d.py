@@ -18,10 +18,21 @@ Bidirectional: a second, independent kernel reads the time-reversed sequence; it
 reversed back and added, so position ``t`` sees the whole window. With
 ``bidirectional=False`` the layer is strictly causal.
 
+Kernel evaluation. Written out, ``K`` needs ``exp(l·dt·A)`` for every channel, mode and lag:
+``H·N/2·L`` complex exponentials, which dominate the layer's cost on a CPU (complex ``exp`` is
+not vectorised there). :class:`S4DKernel` splits the lag as ``l = b·q + r`` with a block of
+``b ≈ √L`` lags, so ``Ā^l = Ā^r · Ā^{b·q}`` and
+``K[h, b·q + r] = 2·Re Σ_n (C B̄ Ā^r)[h, r, n] · (Ā^{b·q})[h, n, q]``: one batched complex matrix
+product over the modes from two tables of only ``H·N/2·(b + L/b)`` exponentials. Every factor is
+still a direct exponential (no repeated multiplication, so no error growing with ``l``); the
+result equals the direct formula to float rounding. ``method="direct"`` keeps the written-out
+formula as the reference path (see :func:`configure_kernels`).
+
 Kernels are recomputed on every forward pass in training mode. In eval mode with gradients
 disabled they are cached, keyed on the length, device, dtype and the parameters' identity and
 version counters, so an optimiser step, ``load_state_dict``, ``.to(...)`` or ``.train()``
-invalidates the cache.
+invalidates the cache. :class:`S4D` also caches the FFT of its combined two-way kernel next to
+it, so consecutive denoising steps at one window length do no kernel work at all.
 
 :func:`s4d_recurrence` is the step-by-step reference the tests hold the FFT path to, and
 :func:`param_groups` gives the SSM parameters (``log_dt``, ``log_A_real``, ``A_imag``) their
@@ -31,11 +42,13 @@ own learning rate and no weight decay, as the S4 authors recommend.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+KernelMethod = Literal["blocked", "direct"]
 
 
 def _check_int(value: Any, *, name: str, minimum: int) -> int:
@@ -106,6 +119,8 @@ class S4DKernel(nn.Module):
         # C ~ complex standard normal (E|C|^2 = 1), stored as (real, imag) for the optimiser
         self.C = nn.Parameter(torch.view_as_real(torch.randn(d_model, n_modes, dtype=torch.cfloat)))
         self._cache: tuple[tuple[Any, ...], torch.Tensor] | None = None
+        self.method: KernelMethod = "blocked"  # "direct": the written-out reference formula
+        self.cache = True  # False recomputes in eval mode too (the reference path of the benchmark)
 
     def ssm_parameters(self) -> list[nn.Parameter]:
         """The parameters that want their own learning rate and no weight decay."""
@@ -127,6 +142,14 @@ class S4DKernel(nn.Module):
         return dA, dB, C
 
     def _compute(self, length: int) -> torch.Tensor:
+        # complex parameters never go through autocast: a bf16 kernel would lose the slow modes
+        with torch.autocast(self.log_dt.device.type, enabled=False):
+            if self.method == "direct":
+                return self._compute_direct(length)
+            return self._compute_blocked(length)
+
+    def _compute_direct(self, length: int) -> torch.Tensor:
+        """The written-out Vandermonde product, ``H·N/2·L`` complex exponentials (reference)."""
         dt, A, C = self._continuous()  # (H,), (H, N/2), (H, N/2)
         dtA = A * dt[:, None]  # (H, N/2)
         CB = C * (dtA.exp() - 1.0) / A  # (H, N/2)   C·B̄
@@ -134,10 +157,26 @@ class S4DKernel(nn.Module):
         vandermonde = torch.exp(dtA[:, :, None] * steps)  # (H, N/2, L)   Ā^l as exp(l·dt·A)
         return 2.0 * torch.einsum("hn,hnl->hl", CB, vandermonde).real  # (H, L)
 
+    def _compute_blocked(self, length: int) -> torch.Tensor:
+        """Same kernel from lag blocks ``l = b·q + r``: ``Ā^l = Ā^r · Ā^{b·q}`` (module docstring)."""
+        dt, A, C = self._continuous()  # (H,), (H, N/2), (H, N/2)
+        dtA = A * dt[:, None]  # (H, N/2)
+        CB = C * (dtA.exp() - 1.0) / A  # (H, N/2)   C·B̄
+        block = max(1, math.isqrt(length))  # b: balances the two exponential tables
+        n_blocks = -(-length // block)  # Q = ceil(L / b)
+        within = torch.arange(block, device=dt.device, dtype=dt.dtype)  # (b,)   r
+        starts = torch.arange(n_blocks, device=dt.device, dtype=dt.dtype) * block  # (Q,)   b·q
+        inner = CB[:, None, :] * torch.exp(dtA[:, None, :] * within[:, None])  # (H, b, N/2)   C B̄ Ā^r
+        outer = torch.exp(dtA[:, :, None] * starts)  # (H, N/2, Q)   Ā^{b·q}
+        blocks = torch.bmm(inner, outer)  # (H, b, Q)   entry [h, r, q] is lag b·q + r
+        kernel = blocks.real.transpose(1, 2).reshape(self.d_model, block * n_blocks)  # (H, b·Q)
+        return 2.0 * kernel[:, :length]  # (H, L)
+
     def _cache_key(self, length: int) -> tuple[Any, ...]:
         params = (self.log_dt, self.log_A_real, self.A_imag, self.C)
         return (
             length,
+            self.method,
             self.log_dt.device,
             self.log_dt.dtype,
             tuple(p.data_ptr() for p in params),
@@ -147,7 +186,7 @@ class S4DKernel(nn.Module):
     def forward(self, length: int) -> torch.Tensor:
         """Kernel ``K`` (H, L): ``K[h, l] = 2·Re(Σ_n C B̄ Ā^l)``; float32 (or float64 parameters)."""
         _check_int(length, name="length", minimum=1)
-        if self.training or torch.is_grad_enabled():
+        if self.training or torch.is_grad_enabled() or not self.cache:
             # a cached tensor would either go stale or drop its autograd graph
             self._cache = None
             return self._compute(length)
@@ -196,6 +235,9 @@ class S4D(nn.Module):
         self.activation = nn.GELU()
         self.dropout = nn.Dropout(dropout)
         self.output_linear = nn.Conv1d(d_model, 2 * d_model, kernel_size=1)  # GLU halves it back to H
+        # (length, work dtype, forward kernel, backward kernel, spectrum): valid while both kernels
+        # are the very tensors the kernel caches still serve
+        self._spectrum: tuple[int, torch.dtype, torch.Tensor, torch.Tensor | None, torch.Tensor] | None = None
 
     def ssm_parameters(self) -> list[nn.Parameter]:
         """``log_dt``, ``log_A_real``, ``A_imag`` of every direction (see :func:`param_groups`)."""
@@ -206,16 +248,28 @@ class S4D(nn.Module):
         if u.ndim != 3 or u.shape[1] != self.d_model:
             raise ValueError(f"u must be (B, H={self.d_model}, L); got shape {tuple(u.shape)}")
 
-    def ssm(self, u: torch.Tensor) -> torch.Tensor:
-        """The linear SSM part by FFT convolution: (B, H, L) -> (B, H, L), before GELU/GLU."""
-        self._check_input(u)
-        length = u.shape[-1]
+    def train(self, mode: bool = True) -> S4D:
+        self._spectrum = None
+        return super().train(mode)
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> S4D:
+        self._spectrum = None
+        return super()._apply(fn, *args, **kwargs)
+
+    def kernel_spectrum(self, length: int, dtype: torch.dtype) -> torch.Tensor:
+        """rFFT (H, L+1) of the combined kernel of length ``2L`` (both directions) in ``dtype``.
+
+        Kept beside the S4 kernels' own cache: while both kernels come back as the same cached
+        tensors (eval mode, gradients off, unchanged parameters), so does this spectrum.
+        """
         k_fwd = self.kernel_fwd(length)  # (H, L)
-        work = torch.promote_types(_real_dtype(u.dtype), k_fwd.dtype)
-        if self.kernel_bwd is None:
+        k_bwd = self.kernel_bwd(length) if self.kernel_bwd is not None else None  # (H, L)
+        hit = self._spectrum
+        if hit is not None and hit[0] == length and hit[1] == dtype and hit[2] is k_fwd and hit[3] is k_bwd:
+            return hit[4]
+        if k_bwd is None:
             k = F.pad(k_fwd, (0, length))  # (H, 2L)   lags 0 .. L-1, then zeros
         else:
-            k_bwd = self.kernel_bwd(length)  # (H, L)
             # one kernel of length 2L: index l < L is lag +l (past), index 2L - m is lag -m
             # (future, read by the backward kernel); lag 0 is shared, index L (lag ±L) unused
             k = torch.cat(
@@ -227,9 +281,19 @@ class S4D(nn.Module):
                 ],
                 dim=-1,
             )  # (H, 2L)
+        k_f = torch.fft.rfft(k.to(dtype), n=2 * length)  # (H, L+1)
+        # with gradients on, k_f carries a graph that must not outlive this step
+        self._spectrum = None if torch.is_grad_enabled() else (length, dtype, k_fwd, k_bwd, k_f)
+        return k_f
+
+    def ssm(self, u: torch.Tensor) -> torch.Tensor:
+        """The linear SSM part by FFT convolution: (B, H, L) -> (B, H, L), before GELU/GLU."""
+        self._check_input(u)
+        length = u.shape[-1]
+        work = torch.promote_types(_real_dtype(u.dtype), _real_dtype(self.kernel_fwd.log_dt.dtype))
         u_w = u.to(work)  # (B, H, L)
         u_f = torch.fft.rfft(u_w, n=2 * length)  # (B, H, L+1)
-        k_f = torch.fft.rfft(k.to(work), n=2 * length)  # (H, L+1)
+        k_f = self.kernel_spectrum(length, work)  # (H, L+1)
         y = torch.fft.irfft(u_f * k_f, n=2 * length)[..., :length]  # (B, H, L)   linear, no wrap
         return y + self.D.to(work)[:, None] * u_w  # (B, H, L)
 
@@ -286,3 +350,24 @@ def param_groups(
             group["lr"] = lr_ssm
         groups.append(group)
     return groups
+
+
+def configure_kernels(model: nn.Module, *, method: KernelMethod = "blocked", cache: bool = True) -> nn.Module:
+    """Set how every :class:`S4DKernel` inside ``model`` evaluates its kernel; returns ``model``.
+
+    ``method="blocked"`` (default) or ``"direct"`` (the written-out formula, the reference);
+    ``cache=False`` recomputes the kernels on every call even in eval mode. The results agree to
+    float rounding either way; only the time differs. Existing caches are dropped.
+    """
+    if method not in ("blocked", "direct"):
+        raise ValueError(f"method must be 'blocked' or 'direct'; got {method!r}")
+    if not isinstance(cache, bool):
+        raise TypeError(f"cache must be a bool; got {type(cache).__name__} {cache!r}")
+    for module in model.modules():
+        if isinstance(module, S4DKernel):
+            module.method = method
+            module.cache = cache
+            module._cache = None
+        elif isinstance(module, S4D):
+            module._spectrum = None
+    return model
