@@ -37,12 +37,11 @@ from torch import nn
 from diffad_lib._validation import check_choice, check_float, check_int
 from diffad_lib.data.windows import frame, stitch
 from diffad_lib.detectors.base import BaseDetector, as_samples, store_params
-from diffad_lib.detectors.core import seeded_build
 from diffad_lib.detectors.samples import MapScorer
 from diffad_lib.features import build_feature_net
 from diffad_lib.models.autoencoder import ConvAutoencoder, reconstruction_loss
 from diffad_lib.scaling import ChannelScaler
-from diffad_lib.train import TrainConfig, train_diffusion
+from diffad_lib.train import TrainConfig, seeded_init, train_diffusion
 from diffad_lib.utils import resolve_device
 
 __all__ = [
@@ -347,9 +346,9 @@ class _AutoencoderMixin:
         if any(s % factor for s in x.shape[2:]):
             raise ValueError(f"sizes {tuple(x.shape[2:])} must be divisible by 2**len(channels) = {factor}; "
                              "change the window / image size or channels")
-        net = seeded_build(lambda: ConvAutoencoder(dims=x.ndim - 2, in_channels=x.shape[1],
+        net = seeded_init(lambda: ConvAutoencoder(dims=x.ndim - 2, in_channels=x.shape[1],
                                                    channels=tuple(int(c) for c in self.channels),
-                                                   bottleneck=int(self.bottleneck)), self.random_state)
+                                                   bottleneck=int(self.bottleneck)), seed=self.random_state)
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=0.0,
                              lr_schedule="constant", grad_clip=None, seed=self.random_state,
                              device=str(resolve_device(self.device)), progress=False)

@@ -30,21 +30,10 @@ from diffad_lib.models import build_model
 from diffad_lib.models.s4d import S4DKernel, param_groups
 from diffad_lib.samplers import reconstruct
 from diffad_lib.schedule import NoiseSchedule
-from diffad_lib.train import TrainConfig, TrainResult, train_diffusion
+from diffad_lib.train import TrainConfig, TrainResult, seeded_init, train_diffusion
 from diffad_lib.utils import resolve_device
 
-__all__ = ["DiffusionCore", "seeded_build"]
-
-
-def seeded_build(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
-    """Call ``factory()`` with torch's RNG seeded by ``seed``, restoring the caller's RNG state after.
-
-    Weight initialisation is then a function of ``seed`` alone, and fitting a detector neither
-    reseeds nor advances the global generator a user may rely on.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return factory()
+__all__ = ["DiffusionCore"]
 
 
 class DiffusionCore:
@@ -93,7 +82,7 @@ class DiffusionCore:
         if isinstance(self.model, nn.Module):
             return copy.deepcopy(self.model)
         params = {**defaults, **(self.model_params or {})}
-        return seeded_build(lambda: build_model(self.model, **params), self.random_state)
+        return seeded_init(lambda: build_model(self.model, **params), seed=self.random_state)
 
     def _train(
         self,

@@ -55,10 +55,11 @@ def feature_loss(feature_net: nn.Module, gamma: float) -> Callable[..., torch.Te
     """
     check_float(gamma, name="gamma", low=0.0)
 
-    def loss_fn(model, schedule, x0, *, generator=None, model_kwargs=None):
-        # (1) forward process
-        t = schedule.sample_timesteps(x0.shape[0], device=x0.device, generator=generator)  # (B,)
-        eps = randn_like(x0, generator)
+    def loss_fn(model, schedule, x0, *, generator=None, model_kwargs=None, t=None, noise=None):
+        # (1) forward process; the loop passes its own draws (t, ε) so a batch split across processes
+        # sees the draws of one process
+        t = schedule.sample_timesteps(x0.shape[0], device=x0.device, generator=generator) if t is None else t  # (B,)
+        eps = randn_like(x0, generator) if noise is None else noise
         x_t = schedule.q_sample(x0, t, eps)
         # (2) ε-prediction loss
         eps_hat = model(x_t, t, **(model_kwargs or {}))
