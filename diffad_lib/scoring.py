@@ -143,19 +143,23 @@ def smoothed_distance(
     x: Any,
     x_hat: Any,
     *,
+    p: Literal[1, 2] = 1,
     kind: Literal["hann", "hamming", "bartlett", "none"] = "hann",
     size: int = 15,
     channels: Sequence[int] | None = None,
 ) -> np.ndarray:
     """The DiffADT score (Zuo et al. 2024, eq. 5): L1 distance smoothed by a kernel.
 
-    ``A_t = (K * d)_t`` with ``d_t = mean_c |x_{t,c} − x̂_{t,c}|`` over the selected channels and
-    ``K`` from :func:`smoothing_kernel`, applied as in :func:`smooth`.
+    ``A_t = (K * d)_t`` with ``d_t = mean_c |x_{t,c} − x̂_{t,c}|^p`` over the selected channels
+    and ``K`` from :func:`smoothing_kernel`, applied as in :func:`smooth` (``kind="none"``: the
+    raw distance). This is the score of :class:`~diffad_lib.detectors.DiffusionDetector`.
 
     Parameters
     ----------
     x, x_hat : array-like, shape (n, C) or (n,)
         Series and reconstruction.
+    p : {1, 2}, default 1
+        1: the paper's L1 distance; 2: squared error.
     kind : {"hann", "hamming", "bartlett", "none"}, default "hann"
     size : int, default 15
     channels : sequence of int or None, default None
@@ -177,7 +181,7 @@ def smoothed_distance(
         if idx.min() < -n_ch or idx.max() >= n_ch:
             raise ValueError(f"channels must index the {n_ch} channels of x; got {list(channels)}")
         a, b = a[:, idx], b[:, idx]
-    return smooth(pointwise_distance(a, b, p=1, reduce="mean"), kind=kind, size=size)
+    return smooth(pointwise_distance(a, b, p=p, reduce="mean"), kind=kind, size=size)
 
 
 @dataclass(frozen=True)

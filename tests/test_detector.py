@@ -176,3 +176,18 @@ def test_score_reconstruction_matches_decision_function_and_scaling_is_fit_on_tr
     # min-max to (-1, 1) per channel, fitted on the training series only
     z = fitted.scalers_[0].transform(sine(1500, 0))
     assert z.min() == pytest.approx(-1.0) and z.max() == pytest.approx(1.0)
+
+
+def test_seeded_regression_values():
+    """Scores of a fixed tiny configuration, recorded at the detector-core refactor (CPU, one thread).
+
+    A change in initialisation, training draws, reconstruction noise or scoring moves them; the
+    tolerance allows float rounding across BLAS builds only.
+    """
+    t = np.arange(400)
+    x = np.sin(2 * np.pi * t / 25)[:, None]
+    det = DiffusionDetector(window=16, hop=4, n_steps=20, t0=5, epochs=3, batch_size=16,
+                            model_params={"hidden": 32, "n_layers": 2}, random_state=0).fit(x)
+    s = det.decision_function(x)
+    np.testing.assert_allclose(s[[0, 50, 199, 399]], [0.15894786, 0.05550604, 0.02799982, 0.06734023], rtol=2e-4)
+    assert det.threshold_ == pytest.approx(0.15030853, rel=2e-4)

@@ -33,7 +33,7 @@ from diffad_lib.detectors.core import DiffusionCore
 from diffad_lib.features import EncoderFeatures, build_feature_net, feature_distance
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import ChannelScaler
-from diffad_lib.scoring import ScoreStats
+from diffad_lib.scoring import ScoreStats, mix_scores
 from diffad_lib.utils import resolve_device
 
 __all__ = ["MapScorer", "PatchDiffusionDetector", "feature_loss"]
@@ -259,17 +259,14 @@ class PatchDiffusionDetector(MapScorer, DiffusionCore, BaseDetector):
 
     def scores_from_components(self, comp: dict[str, np.ndarray], *, lam: float | None = None) -> np.ndarray:
         """A = λ·z(recon) + (1 − λ)·z(feature), z fitted on the fitting samples: (N,) float64."""
-        lam = check_float(self.lam if lam is None else lam, name="lam", low=0.0, high=1.0)
-        r = self.recon_stats_.transform(comp["recon"])
-        if lam == 1:
-            return r
-        return lam * r + (1 - lam) * self.feature_stats_.transform(comp["feature"])
+        return mix_scores(comp["recon"], comp["feature"], lam=self.lam if lam is None else lam,
+                          recon_stats=self.recon_stats_, feature_stats=self.feature_stats_)
 
     def maps_from_components(self, comp: dict[str, np.ndarray], *, lam: float | None = None) -> np.ndarray:
         """Pixel map λ·z(recon_map) + (1 − λ)·z(feature_map): (N, *S) float64."""
-        lam = check_float(self.lam if lam is None else lam, name="lam", low=0.0, high=1.0)
-        rs, fs = self.recon_pixel_stats_, self.feature_pixel_stats_
-        return lam * (comp["recon_map"] - rs.mean) / rs.std + (1 - lam) * (comp["feature_map"] - fs.mean) / fs.std
+        shape = comp["recon_map"].shape
+        return mix_scores(comp["recon_map"].ravel(), comp["feature_map"].ravel(), lam=self.lam if lam is None else lam,
+                          recon_stats=self.recon_pixel_stats_, feature_stats=self.feature_pixel_stats_).reshape(shape)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self.scores_from_components(self._components_scaled(self._scale(X)))

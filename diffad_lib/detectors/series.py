@@ -25,7 +25,7 @@ from diffad_lib.data.windows import frame, stitch
 from diffad_lib.detectors.base import BaseDetector, store_params
 from diffad_lib.detectors.core import DiffusionCore
 from diffad_lib.scaling import SCALINGS, ChannelScaler
-from diffad_lib.scoring import KERNELS, pointwise_distance, smooth
+from diffad_lib.scoring import KERNELS, smoothed_distance
 
 __all__ = ["DiffusionDetector"]
 
@@ -219,10 +219,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
 
     def _score_scaled(self, x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
         """Point distance over the target channels (n, n_target) -> (n,), then optional smoothing."""
-        scores = pointwise_distance(x, x_hat, p=self.distance, reduce="mean")
-        if self.smoothing != "none":
-            scores = smooth(scores, kind=self.smoothing, size=self.smoothing_size)
-        return scores
+        return smoothed_distance(x, x_hat, p=self.distance, kind=self.smoothing, size=self.smoothing_size)
 
     def score_entity(self, X: np.ndarray, entity: int) -> np.ndarray:
         """Scores of a validated series (n, C) of a fitted entity: (n,) float64."""

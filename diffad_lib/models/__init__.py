@@ -20,6 +20,11 @@ def _config_from_kwargs(config_cls: type, model: str, kwargs: dict[str, Any]) ->
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for model {model!r}; valid parameters: {valid}")
+    required = [f.name for f in dataclasses.fields(config_cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in kwargs]
+    if missing:
+        raise ValueError(f"model {model!r} requires parameter(s) {missing}; valid parameters: {valid}")
     return config_cls(**kwargs)
 
 

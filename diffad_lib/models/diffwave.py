@@ -33,25 +33,19 @@ training begins from "predict no noise" rather than from a random function.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from diffad_lib._validation import check_choice
+from diffad_lib._validation import check_choice, check_int
 from diffad_lib.models.embeddings import TimestepEmbedding, sinusoidal_embedding
 from diffad_lib.models.s4d import S4D
 
 LayerType = Literal["s4", "res"]
-
-
-def _check_int(value: Any, *, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -87,7 +81,7 @@ class DiffWaveConfig:
             ("diffusion_hidden_dim", 1),
             ("s4_state", 2),
         ]:
-            _check_int(getattr(self, name), name=name, minimum=minimum)
+            check_int(getattr(self, name), name=name, minimum=minimum)
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd (a centred convolution); got {self.kernel_size}")
         if self.diffusion_embed_dim % 2 != 0:
@@ -284,14 +278,3 @@ class DiffWaveDenoiser(nn.Module):
         h = skips / math.sqrt(len(self.layers))  # (B, R, L)
         h = F.relu(self.skip_projection(h))  # (B, R, L)
         return self.output_projection(h)  # (B, C, L)
-
-
-def build_diffwave(**kwargs: Any) -> DiffWaveDenoiser:
-    """``DiffWaveDenoiser(DiffWaveConfig(**kwargs))``, rejecting unknown names with the valid list."""
-    valid = [f.name for f in dataclasses.fields(DiffWaveConfig)]
-    unknown = sorted(set(kwargs) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown DiffWaveConfig option(s) {unknown}; valid options are {valid}")
-    if "in_channels" not in kwargs:
-        raise ValueError(f"in_channels is required; valid options are {valid}")
-    return DiffWaveDenoiser(DiffWaveConfig(**kwargs))

@@ -48,13 +48,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from diffad_lib._validation import check_int
+
 KernelMethod = Literal["blocked", "direct"]
-
-
-def _check_int(value: Any, *, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return value
 
 
 def _real_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -101,8 +97,8 @@ class S4DKernel(nn.Module):
         dt_max: float = 1e-1,
     ) -> None:
         super().__init__()
-        _check_int(d_model, name="d_model", minimum=1)
-        _check_int(d_state, name="d_state", minimum=2)
+        check_int(d_model, name="d_model", minimum=1)
+        check_int(d_state, name="d_state", minimum=2)
         if d_state % 2 != 0:
             raise ValueError(f"d_state must be even (conjugate pairs); got {d_state}")
         if not (0 < dt_min <= dt_max) or not math.isfinite(dt_max):
@@ -185,7 +181,7 @@ class S4DKernel(nn.Module):
 
     def forward(self, length: int) -> torch.Tensor:
         """Kernel ``K`` (H, L): ``K[h, l] = 2·Re(Σ_n C B̄ Ā^l)``; float32 (or float64 parameters)."""
-        _check_int(length, name="length", minimum=1)
+        check_int(length, name="length", minimum=1)
         if self.training or torch.is_grad_enabled() or not self.cache:
             # a cached tensor would either go stale or drop its autograd graph
             self._cache = None
