@@ -7,9 +7,14 @@ Three families are provided, and the book reports all of them side by side:
 
 * point-wise precision / recall / F1 and IoU of a thresholded prediction;
 * the generous protocols the papers use: point-adjusted F1 (Xu et al., WWW 2018) and
-  event-wise F1;
-* threshold-free rankings: ROC-AUC, PR-AUC (average precision) and VUS-PR
+  event-based F1 (event-wise recall, point-wise precision);
+* threshold-free rankings: ROC-AUC, PR-AUC (average precision), VUS-PR and VUS-ROC
   (Paparrizos et al., PVLDB 15(11) 2022).
+
+Event F1, VUS-PR and VUS-ROC follow the definitions of the TSB-AD benchmark's reference
+implementation (version 1.5); ``tests/test_metrics.py`` records reference values and the command
+that produced them. The two places where this module departs from that code on purpose are
+named in :func:`point_adjust` and :func:`event_f1`.
 
 Threshold-free metrics are undefined when ``y_true`` holds a single class; they then return
 ``nan`` (documented per function) so that a table row still renders. Thresholded metrics whose
@@ -37,6 +42,7 @@ __all__ = [
     "pr_auc",
     "range_pr_auc",
     "vus_pr",
+    "vus_roc",
     "evaluate",
     "metric_table",
     "METRIC_COLUMNS",
@@ -156,6 +162,10 @@ def point_adjust(y_true: Any, y_pred: Any) -> np.ndarray:
     This inflates scores considerably (a random detector reaches a high point-adjusted F1 on long
     segments), which is why the book always reports it beside the point-wise F1.
 
+    A segment that starts at index 0 is adjusted from index 0. (TSB-AD 1.5's adjustment walks
+    back from the first hit only down to index 1, so there index 0 stays unflagged; this module
+    does not copy that slip.)
+
     Parameters
     ----------
     y_true, y_pred : array-like, shape (n,)
@@ -196,13 +206,18 @@ def point_adjusted_f1(y_true: Any, y_pred: Any) -> dict[str, float]:
 
 
 def event_f1(y_true: Any, y_pred: Any) -> dict[str, float]:
-    """Event-wise precision, recall and F1.
+    """Event-based F1: event-wise recall with point-wise precision (the TSB-AD definition).
 
-    Each contiguous segment is one event. Recall is the fraction of true segments that contain at
-    least one predicted point; precision is the fraction of predicted segments (runs of ones in
-    ``y_pred``) that overlap at least one true segment; F1 is their harmonic mean. Unlike point
-    adjustment, a long run of false alarms counts as a single false event, and a hit on a long
-    anomaly counts as a single true event. A ratio with zero denominator is 0.0.
+    Each contiguous true segment is one event. Recall is the fraction of true segments that
+    contain at least one predicted step; precision is the ordinary point-wise precision
+    ``TP / |Pred|``; F1 is their harmonic mean. A hit on a long anomaly counts as one found event,
+    but every false alarm step still costs precision, so flagging every step cannot score 1.0
+    (its precision is the anomaly ratio). A ratio with zero denominator is 0.0.
+
+    Agrees with the reference implementation (TSB-AD 1.5, ``metric_EventF1PA`` with ``preds``)
+    except on purpose where the reference drops the last step of a segment that ends at the last
+    time step (a one-step anomaly there can never be found), and up to its ``1e-15`` added to the
+    F1 denominator.
 
     Parameters
     ----------
@@ -212,13 +227,12 @@ def event_f1(y_true: Any, y_pred: Any) -> dict[str, float]:
     Returns
     -------
     dict
-        ``{"precision", "recall", "f1"}``.
+        ``{"precision", "recall", "f1"}``: point-wise precision, event-wise recall, F1.
     """
     t, p = _labels_and_pred(y_true, y_pred)
     true_segs = _segment_array(t)
-    pred_segs = _segment_array(p)
     recall = float(_segments_hit(p, true_segs).mean()) if len(true_segs) else 0.0
-    precision = float(_segments_hit(t, pred_segs).mean()) if len(pred_segs) else 0.0
+    precision = _ratio(float(np.sum(t & p)), float(p.sum()))
     return {"precision": precision, "recall": recall, "f1": _f1(precision, recall)}
 
 
@@ -529,11 +543,10 @@ def vus_roc(y_true: Any, scores: Any, *, window: int | None = None, n_thresholds
     return _vus(y_true, scores, window, n_thresholds)[1]
 
 
-
 # --------------------------------------------------------------------------------------------
 # everything at once, and tables
 # --------------------------------------------------------------------------------------------
-def evaluate(y_true: Any, scores: Any, threshold: float, *, vus_buffer: int | None = None) -> dict[str, float]:
+def evaluate(y_true: Any, scores: Any, threshold: float, *, vus_window: int | None = None) -> dict[str, float]:
     """All metrics of the book's tables for one detector.
 
     A time step is predicted anomalous when ``scores > threshold`` (the threshold is fitted on
@@ -547,8 +560,8 @@ def evaluate(y_true: Any, scores: Any, threshold: float, *, vus_buffer: int | No
         Test anomaly scores, higher = more anomalous.
     threshold : float
         Decision threshold.
-    vus_buffer : int or None, default None
-        ``max_buffer`` of :func:`vus_pr`.
+    vus_window : int or None, default None
+        Two-sided ``window`` of :func:`vus_pr` (``None``: its label-based default).
 
     Returns
     -------
@@ -578,7 +591,7 @@ def evaluate(y_true: Any, scores: Any, threshold: float, *, vus_buffer: int | No
         "iou": iou(t, pred),
         "roc_auc": roc_auc(t, s),
         "pr_auc": pr_auc(t, s),
-        "vus_pr": vus_pr(t, s, max_buffer=vus_buffer),
+        "vus_pr": vus_pr(t, s, window=vus_window),
         "fpr": fpr,
     }
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 from TSB_AD.evaluation.basic_metrics import basic_metricor, generate_curve
 from TSB_AD.evaluation.metrics import get_metrics
 
