@@ -328,12 +328,12 @@ def _gap_distances(t: np.ndarray, segs: np.ndarray, reach: int) -> tuple[np.ndar
 
     Returns ``(steps, d_left, d_left2, d_right, d_right2)``, each (m,): the step indices, the
     distance to the last step of the nearest and second-nearest segment before the step, and to
-    the first step of the nearest and second-nearest segment after it (``n + 1`` or more where
-    there is no such segment, i.e. out of any ramp's reach).
+    the first step of the nearest and second-nearest segment after it (more than ``reach`` where
+    there is no such segment).
     """
     n = t.shape[0]
     idx = np.arange(n, dtype=np.int64)
-    far = 2 * n + 2
+    far = 2 * (n + reach) + 2  # a stand-in position for "no segment", out of reach of every step
     prev = np.maximum.accumulate(np.where(t, idx, -far))
     nxt = np.minimum.accumulate(np.where(t, idx, 2 * far)[::-1])[::-1]
     steps = np.flatnonzero(~t & (np.minimum(idx - prev, nxt - idx) <= reach))

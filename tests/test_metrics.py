@@ -294,6 +294,15 @@ REFERENCE = {
 }
 
 
+# Same command, second block: short literal series whose buffers reach past both ends.
+REFERENCE_TINY = {
+    "first-step-w37": (0.7759686719521627, 0.8855687558723201),
+    "last-two-w36-k2": (0.9160055577622357, 0.8742701521706306),
+    "three-segments-w30": (0.9798848695846896, 0.9748184838680384),
+    "ties-w12-k5": (0.8970794768814238, 0.8971921968736408),
+}
+
+
 def _reference_case(name: str) -> tuple[np.ndarray, np.ndarray, int]:
     y, s, window = vus_cases.build(name)
     assert int(y.sum()) == REFERENCE[name][3]
@@ -307,6 +316,14 @@ def test_vus_matches_the_reference(name):
     ref_pr, ref_roc, *_ = REFERENCE[name]
     assert abs(M.vus_pr(y, s, window=window) - ref_pr) < 1e-6
     assert abs(M.vus_roc(y, s, window=window) - ref_roc) < 1e-6
+
+
+@pytest.mark.parametrize("case", vus_cases.TINY_CASES, ids=[c[0] for c in vus_cases.TINY_CASES])
+def test_vus_matches_the_reference_on_tiny_series(case):
+    name, y, s, window, n_thresholds = case
+    ref_pr, ref_roc = REFERENCE_TINY[name]
+    assert abs(M.vus_pr(y, s, window=window, n_thresholds=n_thresholds) - ref_pr) < 1e-6
+    assert abs(M.vus_roc(y, s, window=window, n_thresholds=n_thresholds) - ref_roc) < 1e-6
 
 
 def test_event_f1_matches_the_reference_except_at_the_last_step():

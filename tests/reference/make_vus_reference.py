@@ -8,8 +8,9 @@ runs in a throw-away environment outside the project (it is never a project depe
     /tmp/tsbref/bin/pip install --no-deps TSB-AD==1.5
     /tmp/tsbref/bin/python tests/reference/make_vus_reference.py
 
-Each output line is ``name: (VUS-PR, VUS-ROC, event F1, sum of labels, sum of scores)``; the two
-sums let the test check that it rebuilt the same inputs.
+The first block has one line ``name: (VUS-PR, VUS-ROC, event F1, sum of labels, sum of scores)``
+per seeded case (the two sums let the test check that it rebuilt the same inputs); the second
+has ``name: (VUS-PR, VUS-ROC)`` per literal tiny case.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 from TSB_AD.evaluation.basic_metrics import basic_metricor, generate_curve
 from TSB_AD.evaluation.metrics import get_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vus_cases import CASES, build, threshold_prediction  # noqa: E402
+from vus_cases import CASES, TINY_CASES, build, threshold_prediction  # noqa: E402
 
 
 def main() -> None:
@@ -34,6 +36,10 @@ def main() -> None:
             assert abs(full["VUS-PR"] - vus_pr) < 1e-12 and abs(full["VUS-ROC"] - vus_roc) < 1e-12
         event = grader.metric_EventF1PA(y, s, preds=threshold_prediction(s))
         print(f'    "{name}": ({vus_pr!r}, {vus_roc!r}, {event!r}, {int(y.sum())}, {float(s.sum())!r}),')
+    print()
+    for name, labels, scores, window, n_thresholds in TINY_CASES:
+        *_, vus_roc, vus_pr = generate_curve(np.array(labels), np.array(scores), window, "opt", n_thresholds)
+        print(f'    "{name}": ({vus_pr!r}, {vus_roc!r}),')
 
 
 if __name__ == "__main__":

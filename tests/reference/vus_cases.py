@@ -126,3 +126,13 @@ def build(name: str) -> tuple[np.ndarray, np.ndarray, int]:
 def threshold_prediction(scores: np.ndarray) -> np.ndarray:
     """A fixed 0/1 prediction (n,) for the event-F1 comparison: the top 5 % of the scores."""
     return (scores >= np.quantile(scores, 0.95)).astype(np.int64)
+
+
+#: Short series given literally, with windows whose buffers reach past both ends of the series:
+#: (name, labels, scores, window, n_thresholds).
+TINY_CASES: list[tuple[str, list[int], list[float], int, int]] = [
+    ("first-step-w37", [1, 0, 0, 0, 0, 0, 0], [0.0, 2.0, 0.0, 1.0, 1.0, 2.0, 0.0], 37, 250),
+    ("last-two-w36-k2", [0, 0, 1, 1], [0.76, 0.05, 0.33, 0.19], 36, 2),
+    ("three-segments-w30", [0, 1, 0, 1, 1, 0, 0, 0, 1], [0.2, 0.9, 0.4, 0.1, 0.8, 0.7, 0.3, 0.5, 0.6], 30, 250),
+    ("ties-w12-k5", [1, 1, 0, 0, 1, 0], [1.0, 0.0, 1.0, 0.0, 1.0, 1.0], 12, 5),
+]
