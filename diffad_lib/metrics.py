@@ -7,9 +7,14 @@ Three families are provided, and the book reports all of them side by side:
 
 * point-wise precision / recall / F1 and IoU of a thresholded prediction;
 * the generous protocols the papers use: point-adjusted F1 (Xu et al., WWW 2018) and
-  event-wise F1;
-* threshold-free rankings: ROC-AUC, PR-AUC (average precision) and VUS-PR
+  event-based F1 (event-wise recall, point-wise precision);
+* threshold-free rankings: ROC-AUC, PR-AUC (average precision), VUS-PR and VUS-ROC
   (Paparrizos et al., PVLDB 15(11) 2022).
+
+Event F1, VUS-PR and VUS-ROC follow the definitions of the TSB-AD benchmark's reference
+implementation (version 1.5); ``tests/test_metrics.py`` records reference values and the command
+that produced them. The two places where this module departs from that code on purpose are
+named in :func:`point_adjust` and :func:`event_f1`.
 
 Threshold-free metrics are undefined when ``y_true`` holds a single class; they then return
 ``nan`` (documented per function) so that a table row still renders. Thresholded metrics whose
@@ -37,6 +42,7 @@ __all__ = [
     "pr_auc",
     "range_pr_auc",
     "vus_pr",
+    "vus_roc",
     "evaluate",
     "metric_table",
     "METRIC_COLUMNS",
@@ -156,6 +162,10 @@ def point_adjust(y_true: Any, y_pred: Any) -> np.ndarray:
     This inflates scores considerably (a random detector reaches a high point-adjusted F1 on long
     segments), which is why the book always reports it beside the point-wise F1.
 
+    A segment that starts at index 0 is adjusted from index 0. (TSB-AD 1.5's adjustment walks
+    back from the first hit only down to index 1, so there index 0 stays unflagged; this module
+    does not copy that slip.)
+
     Parameters
     ----------
     y_true, y_pred : array-like, shape (n,)
@@ -196,13 +206,18 @@ def point_adjusted_f1(y_true: Any, y_pred: Any) -> dict[str, float]:
 
 
 def event_f1(y_true: Any, y_pred: Any) -> dict[str, float]:
-    """Event-wise precision, recall and F1.
+    """Event-based F1: event-wise recall with point-wise precision (the TSB-AD definition).
 
-    Each contiguous segment is one event. Recall is the fraction of true segments that contain at
-    least one predicted point; precision is the fraction of predicted segments (runs of ones in
-    ``y_pred``) that overlap at least one true segment; F1 is their harmonic mean. Unlike point
-    adjustment, a long run of false alarms counts as a single false event, and a hit on a long
-    anomaly counts as a single true event. A ratio with zero denominator is 0.0.
+    Each contiguous true segment is one event. Recall is the fraction of true segments that
+    contain at least one predicted step; precision is the ordinary point-wise precision
+    ``TP / |Pred|``; F1 is their harmonic mean. A hit on a long anomaly counts as one found event,
+    but every false alarm step still costs precision, so flagging every step cannot score 1.0
+    (its precision is the anomaly ratio). A ratio with zero denominator is 0.0.
+
+    Agrees with the reference implementation (TSB-AD 1.5, ``metric_EventF1PA`` with ``preds``)
+    except on purpose where the reference drops the last step of a segment that ends at the last
+    time step (a one-step anomaly there can never be found), and up to its ``1e-15`` added to the
+    F1 denominator.
 
     Parameters
     ----------
@@ -212,13 +227,12 @@ def event_f1(y_true: Any, y_pred: Any) -> dict[str, float]:
     Returns
     -------
     dict
-        ``{"precision", "recall", "f1"}``.
+        ``{"precision", "recall", "f1"}``: point-wise precision, event-wise recall, F1.
     """
     t, p = _labels_and_pred(y_true, y_pred)
     true_segs = _segment_array(t)
-    pred_segs = _segment_array(p)
     recall = float(_segments_hit(p, true_segs).mean()) if len(true_segs) else 0.0
-    precision = float(_segments_hit(t, pred_segs).mean()) if len(pred_segs) else 0.0
+    precision = _ratio(float(np.sum(t & p)), float(p.sum()))
     return {"precision": precision, "recall": recall, "f1": _f1(precision, recall)}
 
 
@@ -294,103 +308,126 @@ def pr_auc(y_true: Any, scores: Any) -> float:
     return float(average_precision_score(t, s))
 
 
-def _distance_to_anomaly(t: np.ndarray) -> np.ndarray:
-    """Distance (in steps) from each time step to the nearest anomalous step: (n,) int64.
-
-    0 inside a segment; larger than ``n`` everywhere when there is no anomaly.
-    """
-    n = t.shape[0]
-    idx = np.arange(n, dtype=np.int64)
-    far = 2 * n + 1
-    prev = np.maximum.accumulate(np.where(t, idx, -far))  # last anomalous index at or before t
-    nxt = np.minimum.accumulate(np.where(t, idx, 2 * far)[::-1])[::-1]  # first at or after t
-    return np.minimum(idx - prev, nxt - idx)
-
-
-def _soft_labels(dist: np.ndarray, buffer: int) -> np.ndarray:
-    """Range-based labels with a square-root ramp of ``buffer`` steps on each side: (n,) float64.
-
-    A step at distance ``d`` in 1..buffer from the nearest anomalous step gets
-    ``sqrt(1 - d / (2 * buffer))``: the VUS reference code's convex slope, whose window of
-    ``2 * buffer`` spans both sides, so the ramp falls from about 1 to sqrt(1/2) at its outer edge.
-    Where the ramps of two segments overlap the larger weight is kept (nearest segment).
-    """
-    w = (dist == 0).astype(np.float64)
-    if buffer > 0:
-        ramp = (dist > 0) & (dist <= buffer)
-        w[ramp] = np.sqrt(1.0 - dist[ramp] / (2.0 * buffer))
-    return w
-
-
-def _range_pr_aucs(
-    t: np.ndarray, s: np.ndarray, buffers: np.ndarray, *, n_thresholds: int, existence: bool
-) -> np.ndarray:
-    """Range-AUC-PR for each buffer length in ``buffers`` (k,) -> (k,).
-
-    Thresholds are the scores at ``n_thresholds`` evenly spaced ranks of the sorted scores
-    (highest first); a step is predicted anomalous when its score is >= the threshold.
-    """
-    n = s.shape[0]
-    order = np.argsort(-s, kind="stable")  # highest score first
-    s_desc = s[order]
-    ranks = np.linspace(0, n - 1, min(n_thresholds, n)).astype(np.int64)
-    tau = s_desc[ranks]  # (K,) thresholds, non-increasing
-    # number of predicted steps at each threshold (ties all included): |{s >= tau}|
-    n_pred = np.searchsorted(-s_desc, -tau, side="right")  # (K,) >= 1
-    segs = _segment_array(t)  # (S, 2)
-    n_true = float(t.sum())
-    dist = _distance_to_anomaly(t)
-    s_pad = np.append(s, -np.inf)  # so that a segment may end at n in reduceat
-    out = np.empty(len(buffers))
-    for j, buffer in enumerate(buffers):
-        w = _soft_labels(dist, int(buffer))  # (n,)
-        tp = np.cumsum(w[order])[n_pred - 1]  # (K,) soft true positives
-        precision = tp / n_pred
-        # P_l averages the original and the extended label mass (Paparrizos et al. 2022)
-        p_l = 0.5 * (n_true + w.sum())
-        recall = np.minimum(1.0, tp / p_l)
-        if existence:
-            # a true segment "exists" once a predicted step lies in it or in its buffer
-            lo = np.maximum(segs[:, 0] - buffer, 0)
-            hi = np.minimum(segs[:, 1] + buffer, n)
-            bounds = np.stack([lo, hi], axis=1).ravel()
-            seg_max = np.maximum.reduceat(s_pad, bounds)[::2]  # (S,) max score around each segment
-            seg_max.sort()
-            found = len(seg_max) - np.searchsorted(seg_max, tau, side="left")  # (K,) segments hit
-            recall = recall * found / len(seg_max)
-        # curve starts at (recall 0, precision 1); trapezoidal rule in recall
-        r = np.concatenate(([0.0], recall))
-        p = np.concatenate(([1.0], precision))
-        out[j] = float(np.sum(np.diff(r) * 0.5 * (p[1:] + p[:-1])))
-    return out
-
-
 def _check_int(value: Any, *, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
 
 
-def range_pr_auc(
-    y_true: Any, scores: Any, *, buffer: int = 0, n_thresholds: int = 250, existence: bool = True
-) -> float:
-    """Range-AUC-PR for one buffer length (Paparrizos et al., PVLDB 2022).
+def _cumulative_by_first(first: np.ndarray, n_thresholds: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Running total over thresholds of items that switch on at threshold index ``first`` (m,) -> (K,).
 
-    The binary labels are extended by a soft square-root ramp of ``buffer`` steps on each side
-    of every anomalous segment (weights ``sqrt(1 - d / (2·buffer))`` at distance ``d``). For each
-    threshold ``τ`` (predicted set ``Pred = {s >= τ}``):
+    An item with ``first == K`` is never predicted and drops out.
+    """
+    per_threshold = np.bincount(first, weights=weights, minlength=n_thresholds + 1)[:n_thresholds]
+    return np.cumsum(per_threshold)
 
-    * ``TP = Σ_{t ∈ Pred} w_t`` (soft true positives),
-    * ``precision = TP / |Pred|``,
-    * ``recall = min(1, TP / P_ℓ) · existence`` with ``P_ℓ = (Σ y_t + Σ w_t) / 2``, and
-      ``existence`` the fraction of true segments with at least one predicted step inside the
-      segment or its buffer (set ``existence=False`` to drop this factor).
 
-    The area is taken with the trapezoidal rule over recall, starting from the point
-    (recall 0, precision 1). With ``buffer=0`` and ``existence=False`` (or a single true
-    segment) it is the ordinary trapezoidal PR AUC of the point labels, i.e.
-    ``sklearn.metrics.auc(recall, precision)`` from ``precision_recall_curve`` when every score is
-    used as a threshold.
+def _gap_distances(t: np.ndarray, segs: np.ndarray, reach: int) -> tuple[np.ndarray, ...]:
+    """Normal steps within ``reach`` of an anomaly and their distances to the two nearest segments per side.
+
+    Returns ``(steps, d_left, d_left2, d_right, d_right2)``, each (m,): the step indices, the
+    distance to the last step of the nearest and second-nearest segment before the step, and to
+    the first step of the nearest and second-nearest segment after it (more than ``reach`` where
+    there is no such segment).
+    """
+    n = t.shape[0]
+    idx = np.arange(n, dtype=np.int64)
+    far = 2 * (n + reach) + 2  # a stand-in position for "no segment", out of reach of every step
+    prev = np.maximum.accumulate(np.where(t, idx, -far))
+    nxt = np.minimum.accumulate(np.where(t, idx, 2 * far)[::-1])[::-1]
+    steps = np.flatnonzero(~t & (np.minimum(idx - prev, nxt - idx) <= reach))
+    starts, last = segs[:, 0], segs[:, 1] - 1  # first and last anomalous step of each segment
+    i_left = np.searchsorted(last, steps, side="left") - 1  # nearest segment ending before the step
+    i_right = np.searchsorted(starts, steps, side="right")  # nearest segment starting after it
+    last_pad = np.concatenate(([-far, -far], last))  # index i + 2 holds segment i
+    starts_pad = np.concatenate((starts, [2 * far, 2 * far]))
+    return (
+        steps,
+        steps - last_pad[i_left + 2],
+        steps - last_pad[i_left + 1],
+        starts_pad[i_right] - steps,
+        starts_pad[i_right + 1] - steps,
+    )
+
+
+def _range_curves(t: np.ndarray, s: np.ndarray, window: int, *, n_thresholds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Range-AUC-PR and range-AUC-ROC for every window length 0..``window``: two arrays (window + 1,).
+
+    The computation of the VUS reference implementation (TSB-AD 1.5, ``RangeAUC_volume_opt``),
+    vectorised over thresholds. For a window ``w`` with ``h = w // 2``:
+
+    * soft labels ``λ``: 1 at anomalous steps; at a normal step whose distance ``d`` to a segment is
+      in 1..h, ``sqrt(1 - d / w)`` summed over the segments in reach and clipped at 1 (each term is
+      at least ``sqrt(1/2)``, so two or more terms always clip to 1);
+    * for each threshold ``τ`` with predicted set ``Pred = {s >= τ}``: ``TP = Σ_Pred λ``,
+      ``P_w = |y| + ½ Σ_{Pred \\ y} λ`` (only predicted buffer steps enter the label mass),
+      ``recall = min(1, TP / P_w) · E`` with ``E`` the fraction of buffered ranges (segments
+      extended by ``h`` per side, merged where they touch) holding a predicted step,
+      ``precision = TP / |Pred|``, ``FPR = (|Pred| − TP) / (n − P_w)``;
+    * PR area = ``Σ_k (R_k − R_{k−1}) P_k`` from ``R_0 = 0`` (steps, no interpolation); ROC area =
+      trapezoids through (0, 0), the K points and (1, 1).
+    """
+    n = s.shape[0]
+    # the reference's thresholds: scores at K evenly spaced ranks (highest first), ties included
+    ranks = np.linspace(0, n - 1, n_thresholds).astype(int)
+    s_asc = np.sort(s)
+    tau = s_asc[::-1][ranks]  # (K,) non-increasing
+    n_pred = (n - np.searchsorted(s_asc, tau, side="left")).astype(np.float64)  # |{s >= τ_k}|
+    neg_tau = -tau  # non-decreasing, for searchsorted
+
+    def first_threshold(values: np.ndarray) -> np.ndarray:
+        """Index of the first threshold at which a value counts as predicted (K = never): (m,)."""
+        return np.searchsorted(neg_tau, -values, side="left")
+
+    segs = _segment_array(t)  # (S, 2) [start, end)
+    n_true = float(t.sum())
+    anomalous_tp = _cumulative_by_first(first_threshold(s[t]), n_thresholds)  # (K,) predicted anomalous steps
+    steps, d_left, d_left2, d_right, d_right2 = _gap_distances(t, segs, window // 2)
+    first_gap = first_threshold(s[steps])
+    s_pad = np.append(s, -np.inf)  # a range may end at n in reduceat
+    pr = np.empty(window + 1)
+    roc = np.empty(window + 1)
+    for w in range(window + 1):
+        h = w // 2
+        if h > 0:
+            n_terms = (d_left <= h).astype(np.int64) + (d_left2 <= h) + (d_right <= h) + (d_right2 <= h)
+            d = np.where(d_left <= h, d_left, d_right)
+            one = np.sqrt(np.clip(1.0 - d / w, 0.0, None))  # clip only guards the unused out-of-reach entries
+            lam = np.where(n_terms >= 2, 1.0, np.where(n_terms == 1, one, 0.0))
+            buffer_tp = _cumulative_by_first(first_gap, n_thresholds, lam)
+        else:
+            buffer_tp = np.zeros(n_thresholds)
+        tp = anomalous_tp + buffer_tp
+        p_w = n_true + 0.5 * buffer_tp
+        # buffered ranges: a new range starts where the extended segments do not touch
+        new_range = np.concatenate(([True], segs[1:, 0] - h > segs[:-1, 1] - 1 + h))
+        lo = np.maximum(segs[new_range, 0] - h, 0)
+        hi = np.minimum(segs[np.append(new_range[1:], True), 1] + h, n)  # exclusive end of each range
+        range_max = np.maximum.reduceat(s_pad, np.stack([lo, hi], axis=1).ravel())[::2]
+        existence = _cumulative_by_first(first_threshold(range_max), n_thresholds) / len(range_max)
+        recall = np.minimum(tp / p_w, 1.0) * existence
+        precision = tp / n_pred
+        pr[w] = float(np.sum(np.diff(recall, prepend=0.0) * precision))
+        fpr = (n_pred - tp) / (n - p_w)
+        x = np.concatenate(([0.0], fpr, [1.0]))
+        y = np.concatenate(([0.0], recall, [1.0]))
+        roc[w] = float(np.sum(np.diff(x) * 0.5 * (y[1:] + y[:-1])))
+    return pr, roc
+
+
+def _default_window(t: np.ndarray) -> int:
+    """Median length of the true segments, capped at 100 (the reference's default window)."""
+    lengths = np.diff(_segment_array(t), axis=1).ravel()
+    return int(min(100, np.median(lengths)))
+
+
+def range_pr_auc(y_true: Any, scores: Any, *, window: int = 0, n_thresholds: int = 250) -> float:
+    """Range-AUC-PR for one window length (Paparrizos et al., PVLDB 15(11), 2022).
+
+    Equals the per-window area of the VUS reference implementation (TSB-AD 1.5); see
+    :func:`vus_pr` for the definition and the window convention. With ``window`` 0 or 1 and one
+    true segment it is the step-wise average precision at the K sampled thresholds.
 
     Parameters
     ----------
@@ -398,12 +435,10 @@ def range_pr_auc(
         Binary labels.
     scores : array-like, shape (n,)
         Anomaly scores, higher = more anomalous.
-    buffer : int, default 0
-        Ramp length ℓ on each side of each segment, in time steps.
+    window : int, default 0
+        Two-sided window length ``w`` (buffer of ``w // 2`` steps per side).
     n_thresholds : int, default 250
-        Number of thresholds, taken at evenly spaced ranks of the sorted scores (capped at n).
-    existence : bool, default True
-        Multiply recall by the existence reward, as in the paper.
+        Number of thresholds K, at evenly spaced ranks of the sorted scores.
 
     Returns
     -------
@@ -411,32 +446,52 @@ def range_pr_auc(
         The area in [0, 1]; ``nan`` when ``y_true`` holds only one class.
     """
     t, s = _labels_and_scores(y_true, scores)
-    buffer = _check_int(buffer, name="buffer", minimum=0)
+    window = _check_int(window, name="window", minimum=0)
     n_thresholds = _check_int(n_thresholds, name="n_thresholds", minimum=2)
     if _single_class(t):
         return float("nan")
-    return float(_range_pr_aucs(t, s, np.array([buffer]), n_thresholds=n_thresholds, existence=existence)[0])
+    # the area at window w does not depend on the larger windows; only the last one is kept
+    return float(_range_curves(t, s, window, n_thresholds=n_thresholds)[0][-1])
 
 
-def vus_pr(
-    y_true: Any,
-    scores: Any,
-    *,
-    max_buffer: int | None = None,
-    n_thresholds: int = 250,
-    existence: bool = True,
-) -> float:
-    """Volume Under the PR Surface (VUS-PR; Paparrizos et al., PVLDB 15(11), 2022).
+def _vus(y_true: Any, scores: Any, window: int | None, n_thresholds: int) -> tuple[float, float]:
+    t, s = _labels_and_scores(y_true, scores)
+    n_thresholds = _check_int(n_thresholds, name="n_thresholds", minimum=2)
+    if window is not None:
+        window = _check_int(window, name="window", minimum=0)
+    if _single_class(t):
+        return float("nan"), float("nan")
+    if window is None:
+        window = _default_window(t)
+    pr, roc = _range_curves(t, s, window, n_thresholds=n_thresholds)
+    return float(pr.mean()), float(roc.mean())
 
-    The mean of :func:`range_pr_auc` over the buffer lengths ℓ = 0, 1, ..., ``max_buffer``: a
-    threshold-free measure that also rewards scores peaking *near* an anomaly, and does not depend
-    on choosing one buffer length.
 
-    Differences from the authors' reference code, all deliberate: the ramps are symmetric (the
-    reference's end ramp is one step shorter); overlapping ramps keep the larger weight instead of
-    summing and clipping; the existence reward counts each original true segment separately even
-    when buffers overlap; ``max_buffer`` is the per-side length (the reference's ``windowSize`` is
-    the two-sided length, twice this).
+def vus_pr(y_true: Any, scores: Any, *, window: int | None = None, n_thresholds: int = 250) -> float:
+    """Volume Under the range-PR Surface (VUS-PR; Paparrizos et al., PVLDB 15(11), 2022).
+
+    The mean of the range-AUC-PR over the window lengths 0, 1, ..., ``window``, computed exactly
+    as the reference implementation does (TSB-AD 1.5, ``get_metrics(..., slidingWindow=window)``;
+    tests pin the agreement to 1e-6). For each window ``w`` the labels get a soft buffer, and for
+    each of K thresholds ``τ`` (predicted set ``Pred = {s >= τ}``, ties all included):
+
+    * ``TP = Σ_{Pred} λ_t``, with ``λ`` 1 on anomalous steps and the buffer weight around them;
+    * ``recall = min(1, TP / P_w) · E``, where ``P_w = |y| + ½ Σ λ_t`` over the *predicted* buffer
+      steps only (so a perfect score reaches recall 1) and ``E`` is the existence reward: the
+      fraction of buffered ranges (segments widened by the buffer, merged where they touch) that
+      hold at least one predicted step;
+    * ``precision = TP / |Pred|``.
+
+    The area of each curve is the step sum ``Σ_k (R_k − R_{k−1}) P_k`` from recall 0, as in
+    average precision: no interpolation towards (recall 0, precision 1), so a constant score gets
+    the label prevalence at ``window`` 0 or 1 and a perfect score gets 1.0 at every window.
+
+    Buffer convention: ``window`` is the *two-sided* window ``w`` of the reference implementation (TSB-AD's
+    ``slidingWindow``): the soft buffer reaches ``w // 2`` steps on *each* side of a segment, with
+    weights ``sqrt(1 - d / w)`` at distance ``d`` (from 1 down to about ``sqrt(1/2)``). Windows 0
+    and 1 have no buffer; ``window=1`` therefore gives the point-wise step-sum area. The first
+    segment's buffer is cut at index 0 and the last one's at ``n - 1``; overlapping buffers of
+    neighbouring segments add up and are clipped at 1.
 
     Parameters
     ----------
@@ -444,35 +499,54 @@ def vus_pr(
         Binary labels.
     scores : array-like, shape (n,)
         Anomaly scores, higher = more anomalous.
-    max_buffer : int or None, default None
-        Largest per-side ramp length. ``None`` uses the median length of the true segments
-        (the VUS authors' label-based sliding window), capped at 100 to bound the cost.
+    window : int or None, default None
+        Largest two-sided window ``w`` (the volume averages ``w + 1`` areas). ``None`` uses the
+        median length of the true segments, capped at 100, so the buffer reaches half a typical
+        anomaly on each side.
     n_thresholds : int, default 250
-        Thresholds per curve, at evenly spaced ranks of the sorted scores.
-    existence : bool, default True
-        Apply the existence reward to recall (see :func:`range_pr_auc`).
+        Thresholds K per curve, at evenly spaced ranks of the sorted scores (the reference's
+        ``thre``).
 
     Returns
     -------
     float
         VUS-PR in [0, 1]; ``nan`` when ``y_true`` holds only one class.
     """
-    t, s = _labels_and_scores(y_true, scores)
-    n_thresholds = _check_int(n_thresholds, name="n_thresholds", minimum=2)
-    if _single_class(t):
-        return float("nan")
-    if max_buffer is None:
-        lengths = np.diff(_segment_array(t), axis=1).ravel()
-        max_buffer = int(min(100, np.median(lengths)))
-    max_buffer = _check_int(max_buffer, name="max_buffer", minimum=0)
-    buffers = np.arange(max_buffer + 1)
-    return float(_range_pr_aucs(t, s, buffers, n_thresholds=n_thresholds, existence=existence).mean())
+    return _vus(y_true, scores, window, n_thresholds)[0]
+
+
+def vus_roc(y_true: Any, scores: Any, *, window: int | None = None, n_thresholds: int = 250) -> float:
+    """Volume Under the range-ROC Surface (VUS-ROC; Paparrizos et al., PVLDB 15(11), 2022).
+
+    Same soft labels, thresholds, recall (true-positive rate, with the existence reward) and
+    windows as :func:`vus_pr`; the false-positive rate at each threshold is
+    ``(|Pred| − TP) / (n − P_w)``, and the area is the trapezoidal rule through (0, 0), the K
+    operating points and (1, 1), as in the reference implementation (TSB-AD 1.5). ``window`` is
+    the two-sided window (``w // 2`` buffer steps per side), as in :func:`vus_pr`.
+
+    Parameters
+    ----------
+    y_true : array-like, shape (n,)
+        Binary labels.
+    scores : array-like, shape (n,)
+        Anomaly scores, higher = more anomalous.
+    window : int or None, default None
+        Largest two-sided window, as in :func:`vus_pr`.
+    n_thresholds : int, default 250
+        Thresholds K per curve.
+
+    Returns
+    -------
+    float
+        VUS-ROC in [0, 1]; ``nan`` when ``y_true`` holds only one class.
+    """
+    return _vus(y_true, scores, window, n_thresholds)[1]
 
 
 # --------------------------------------------------------------------------------------------
 # everything at once, and tables
 # --------------------------------------------------------------------------------------------
-def evaluate(y_true: Any, scores: Any, threshold: float, *, vus_buffer: int | None = None) -> dict[str, float]:
+def evaluate(y_true: Any, scores: Any, threshold: float, *, vus_window: int | None = None) -> dict[str, float]:
     """All metrics of the book's tables for one detector.
 
     A time step is predicted anomalous when ``scores > threshold`` (the threshold is fitted on
@@ -486,8 +560,8 @@ def evaluate(y_true: Any, scores: Any, threshold: float, *, vus_buffer: int | No
         Test anomaly scores, higher = more anomalous.
     threshold : float
         Decision threshold.
-    vus_buffer : int or None, default None
-        ``max_buffer`` of :func:`vus_pr`.
+    vus_window : int or None, default None
+        Two-sided ``window`` of :func:`vus_pr` (``None``: its label-based default).
 
     Returns
     -------
@@ -517,7 +591,7 @@ def evaluate(y_true: Any, scores: Any, threshold: float, *, vus_buffer: int | No
         "iou": iou(t, pred),
         "roc_auc": roc_auc(t, s),
         "pr_auc": pr_auc(t, s),
-        "vus_pr": vus_pr(t, s, max_buffer=vus_buffer),
+        "vus_pr": vus_pr(t, s, window=vus_window),
         "fpr": fpr,
     }
 
