@@ -41,8 +41,13 @@ class ChapterError(RuntimeError):
 
 
 def repo_root() -> Path:
-    """The checkout holding ``notebooks/`` and ``_config.yml`` (from the package location or the cwd)."""
-    for candidate in (Path(__file__).resolve().parents[1], Path.cwd(), *Path.cwd().parents):
+    """The checkout holding ``notebooks/`` and ``_config.yml``.
+
+    ``$DIFFAD_BOOK_ROOT`` when set (how ``diffad book --jobs`` hands its book to the processes it
+    starts), else the package's own checkout, else the working directory or one above it.
+    """
+    pinned = [Path(os.environ["DIFFAD_BOOK_ROOT"])] if os.environ.get("DIFFAD_BOOK_ROOT") else []
+    for candidate in (*pinned, Path(__file__).resolve().parents[1], Path.cwd(), *Path.cwd().parents):
         if (candidate / "notebooks").is_dir() and (candidate / "_config.yml").is_file():
             return candidate
     raise FileNotFoundError(
@@ -301,6 +306,9 @@ def run_chapter(
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write the executed notebook {out} ({_os_error_text(exc)})") from None
     partial = Path(partial_name)
+    for stale in out.parent.glob(f".{out.stem}.*.partial.ipynb"):  # left by a killed run of this chapter
+        if stale != partial:
+            stale.unlink(missing_ok=True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             ipynb = to_ipynb(source, Path(tmp) / (source.stem + ".ipynb"))
@@ -397,6 +405,7 @@ def _run_in_subprocess(key: str, *, profile: str, root: Path, log: Path) -> tupl
     env = dict(os.environ)
     package_parent = str(Path(diffad_lib.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    env["DIFFAD_BOOK_ROOT"] = str(root)
     start = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.run([sys.executable, "-m", "diffad_lib.cli", "run", key, "--profile", profile],
