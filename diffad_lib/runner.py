@@ -302,6 +302,7 @@ def run_chapter(
         out.parent.mkdir(parents=True, exist_ok=True)
         # Creating the partial file also proves, before minutes of execution, that the folder is writable.
         fd, partial_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".partial.ipynb")
+        os.fchmod(fd, 0o644)  # mkstemp makes it private; the executed notebook is read like any page
         os.close(fd)
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write the executed notebook {out} ({_os_error_text(exc)})") from None
