@@ -27,14 +27,16 @@ data: install
 lint: install
 	$(BIN)/ruff check diffad_lib tests benchmarks
 
-# Test suite (including each chapter at the smoke profile), then a strict smoke build of the book.
+# Test suite (including each chapter at the smoke profile), a strict smoke build of the book, then the
+# checks of the pages that build produced (tests/test_built_book.py, skipped by the first pytest run).
 test: install data lint
 	$(BIN)/python -m pytest
 	$(BIN)/diffad book --profile smoke --strict
+	DIFFAD_CHECK_BUILT_BOOK=1 $(BIN)/python -m pytest tests/test_built_book.py
 
-# Execute every chapter at $(PROFILE) and build the HTML book.
+# Execute every chapter at $(PROFILE) and build the HTML book; JOBS chapters at a time (default: cores).
 book: install data
-	$(BIN)/diffad book --profile $(PROFILE)
+	$(BIN)/diffad book --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS))
 
 # make chapter CH=01 PROFILE=default ARGS="-p epochs 3000"
 chapter: install data

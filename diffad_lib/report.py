@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,27 @@ def glue(name: str, value: Any, *, display: bool = False) -> Any:
         return value
     _glue(name, value, display=display)
     return value
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    A reader (or the book build) sees either the previous complete file or the new complete one,
+    never a half-written file, even if the process is killed mid-write. Returns ``path``.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp creates 0600; the file is meant to be read like any other
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def environment_info() -> dict[str, str]:
@@ -86,9 +108,7 @@ def save_results(name: str, tables: dict[str, Any], *, command: str, directory: 
     }
     folder = Path(directory) if directory is not None else results_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps(record, indent=1, default=float))
-    return path
+    return atomic_write_text(folder / f"{name}.json", json.dumps(record, indent=1, default=float))
 
 
 def load_results(name: str, *, directory: str | Path | None = None) -> dict[str, Any] | None:
