@@ -371,8 +371,9 @@ glue("ch1_sweep_best_recon", int(sweep["reconstruction error |x − x̂|"].idxmi
 sweep.round(4)
 
 # %%
-sweep.plot(subplots=True, layout=(1, 2), figsize=(10, 3), style="o-", logx=True, xticks=sweep.index, legend=False,
-           title=list(sweep.columns), xlabel="window length L")
+# string labels: one evenly spaced point per window length (a log scale for the doubling lengths)
+sweep.rename(index=str).plot(subplots=True, layout=(1, 2), figsize=(10, 3), style="o-", legend=False,
+                             title=list(sweep.columns), xlabel="window length L")
 plt.show()
 
 # %% [markdown]
