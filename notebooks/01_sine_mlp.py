@@ -98,8 +98,8 @@ for name, value in {
     glue(f"ch1_{name}", value)
 
 
+# one panel per entry of `curves` (a curve (L,) or several (n, L)), side by side, shared y axis
 def plot_row(curves, titles, suptitle, *, height=2.4):
-    """One panel per entry of ``curves`` (a curve (L,) or several (n, L)), side by side, shared y axis."""
     fig, axes = plt.subplots(1, len(curves), figsize=(14, height), sharey=True, squeeze=False)
     for ax, y, title in zip(axes[0], curves, titles, strict=True):
         ax.plot(np.asarray(y).T, lw=0.8)
@@ -251,7 +251,8 @@ fitted = {"diffusion": detector} | {name: make_detector(name, val_fraction=val_f
 val_scores = detector.decision_scores_[holdout_split(n_train, fraction=detector.val_fraction):]
 high_threshold = fit_threshold(val_scores, method="percentile", q=high_quantile)
 percentile = f"{display_name('diffusion')}, percentile"
-rules = {display_name(n): (n, d.threshold_) for n, d in fitted.items()} | {percentile: ("diffusion", high_threshold)}
+rules = {display_name("diffusion"): ("diffusion", detector.threshold_), percentile: ("diffusion", high_threshold)}
+rules |= {display_name(name): (name, fitted[name].threshold_) for name in baselines}
 
 rows, examples = [], {}
 for k in anomaly_counts:
