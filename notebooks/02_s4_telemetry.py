@@ -74,11 +74,8 @@ profile = "default"  # name of the profile that produced this page
 seed = 0  # seeds weights, batches, timesteps, noise and the baselines
 datasets = ["SMAP", "MSL", "SMD"]  # benchmarks to run
 # entities per dataset (an empty list: every entity). Default: three of different subsystems each.
-entities = {
-    "SMAP": ["A-1", "E-1", "P-1"],
-    "MSL": ["C-1", "F-7", "T-8"],
-    "SMD": ["machine-1-2", "machine-2-1", "machine-3-2"],
-}
+entities = {"SMAP": ["A-1", "E-1", "P-1"], "MSL": ["C-1", "F-7", "T-8"],
+            "SMD": ["machine-1-2", "machine-2-1", "machine-3-2"]}
 max_train_length = 3000  # keep the first N training steps of each entity (0: all; cuts SMAP/MSL little, SMD most)
 max_test_length = 0  # keep N test steps around each entity's first anomaly (0: the whole test split)
 window = 128  # window length L (paper: 2000)
@@ -123,15 +120,18 @@ if threads:
 dl.utils.seed_everything(seed)
 chapter_start = time.perf_counter()
 hop = dl.data.hop_from_alpha(window, alpha)
-model_params = {ds: {"residual_channels": residual_channels[ds], "n_layers": n_layers, "layer": "s4",
-                     "s4_state": s4_state, "dilation_cycle": dilation_cycle} for ds in datasets}
-detector_params = dict(
-    window=window, hop=hop, n_steps=n_steps, beta_start=beta_start, beta_end=beta_end, t0=t0, sampler="ddim",
-    sample_steps=sample_steps, epochs=epochs, batch_size=batch_size, lr=lr, warmup_frac=warmup_frac,
-    lr_schedule="warmup_cosine", smoothing="none", threshold="three_sigma", ssm_lr=ssm_lr, device=device,
-    random_state=seed,
-)
-glue("ch2_profile", profile)
+model_params = {ds: dict(residual_channels=residual_channels[ds], n_layers=n_layers, layer="s4", s4_state=s4_state,
+                         dilation_cycle=dilation_cycle) for ds in datasets}
+detector_params = dict(window=window, hop=hop, n_steps=n_steps, beta_start=beta_start, beta_end=beta_end, t0=t0,
+                       sampler="ddim", sample_steps=sample_steps, epochs=epochs, batch_size=batch_size, lr=lr,
+                       warmup_frac=warmup_frac, lr_schedule="warmup_cosine", smoothing="none",
+                       threshold="three_sigma", ssm_lr=ssm_lr, device=device, random_state=seed)
+# settings the prose quotes, glued once
+for key, value in dict(profile=profile, window=window, epochs=epochs, n_layers=n_layers,
+                       window_ratio=f"{2000 / window:.3g}", kernel=f"{kernel}, {kernel_size} taps",
+                       baseline_window=baseline_window, ablation_ds=ablation_dataset, layer_channels=layer_channels,
+                       layer_epochs=layer_epochs, sweep_t0=t0, sweep_steps=sample_steps).items():
+    glue(f"ch2_{key}", value)
 print(f"profile={profile}; window {window}, hop {hop}, {n_layers} layers, residual channels {residual_channels}, "
       f"{epochs} epochs, device {dl.utils.resolve_device(device)}")
 
@@ -152,7 +152,7 @@ print(f"profile={profile}; window {window}, hop {hop}, {n_layers} layers, residu
 
 # %% tags=["remove-output"]
 dl.data.prepare(["smap_msl", "smd"])
-summaries = {ds: dl.data.dataset_summary(ds) for ds in datasets}
+summaries = {ds: dl.data.dataset_summary(ds).set_index("entity") for ds in datasets}
 data, skipped = {}, {}
 for ds in datasets:
     loaded = [ex.truncate_entity(e, max_train_length=max_train_length, max_test_length=max_test_length)
@@ -161,26 +161,22 @@ for ds in datasets:
     data[ds] = [e for e in loaded if min(len(e.train), len(e.test)) >= window]
     skipped[ds] = [e.name for e in loaded if min(len(e.train), len(e.test)) < window]
 
-table1 = {}
-for ds, summ in summaries.items():
-    total = summ.set_index("entity").loc["total"]
-    table1[ds] = {
-        "entities": len(summ) - 1, "channels": int(total["channels"]),
-        "command channels": len(data[ds][0].command_channels) if data[ds] else np.nan,
-        "train steps": int(total["train_length"]), "test steps": int(total["test_length"]),
-        "anomalous test steps": int(total["anomalous_points"]), "anomaly segments": int(total["segments"]),
-        "anomaly ratio (%)": 100 * float(total["anomaly_ratio"]), "entities in this run": len(data[ds]),
-        "test steps in this run": sum(len(e.test) for e in data[ds]),
-        "anomaly ratio in this run (%)": 100 * np.mean(np.concatenate([e.labels for e in data[ds]])),
-    }
-table1 = pd.DataFrame.from_dict(table1, orient="index").rename_axis("dataset")
+table1 = pd.DataFrame.from_dict({ds: {
+    "entities": len(summ) - 1, "channels": int(summ.loc["total", "channels"]),
+    "command channels": len(data[ds][0].command_channels) if data[ds] else np.nan,
+    "train steps": int(summ.loc["total", "train_length"]), "test steps": int(summ.loc["total", "test_length"]),
+    "anomalous test steps": int(summ.loc["total", "anomalous_points"]),
+    "anomaly segments": int(summ.loc["total", "segments"]),
+    "anomaly ratio (%)": 100 * float(summ.loc["total", "anomaly_ratio"]), "entities in this run": len(data[ds]),
+    "test steps in this run": sum(len(e.test) for e in data[ds]),
+    "anomaly ratio in this run (%)": 100 * np.mean(np.concatenate([e.labels for e in data[ds]])),
+} for ds, summ in summaries.items()}, orient="index").rename_axis("dataset")
 glue("ch2_table1", table1.round(2), display=False)
 glue("ch2_entities_used", "; ".join(f"{ds}: {', '.join(e.name for e in data[ds])}" for ds in datasets
                                     if entities.get(ds)) or "every entity of every dataset")
 for ds, n_cmd in (("SMAP", 24), ("MSL", 54)):  # the datasets' command channels, for a run that leaves one out
     glue(f"ch2_cmd_{ds}", len(data[ds][0].command_channels) if data.get(ds) else n_cmd)
-smd_labels = dl.data.dataset_path("smd") / "ServerMachineDataset" / "test_label"
-glue("ch2_smd_total", len(list(smd_labels.glob("machine-*.txt"))))
+glue("ch2_smd_total", len(list(dl.data.dataset_path("smd").glob("ServerMachineDataset/test_label/machine-*.txt"))))
 glue("ch2_smd_available", len(dl.data.list_entities("SMD")))
 glue("ch2_smd_channels", int(summaries["SMD"]["channels"].max()) if "SMD" in summaries else 38)
 glue("ch2_skipped", "; ".join(f"{ds}: {', '.join(v)}" for ds, v in skipped.items() if v) or "none")
@@ -218,24 +214,22 @@ def shown_channel(ent):
     return int(np.argmax(z))
 
 
-def shade(ax, labels, offset=0, **kw):
+def shade(ax, labels, offset=0):
     for s, e in metrics.segments(labels):
-        ax.axvspan(offset + s, offset + e, color="C3", alpha=0.2, lw=0, **kw)
+        ax.axvspan(offset + s, offset + e, color="C3", alpha=0.2, lw=0)
 
 
 fig, axes = plt.subplots(len(datasets), 1, figsize=(12, 2.4 * len(datasets)), squeeze=False)
 for ax, ds in zip(axes[:, 0], datasets, strict=True):
-    ent = data[ds][0]
+    ent, n_tr = data[ds][0], len(data[ds][0].train)
     c = shown_channel(ent)
-    n_tr = len(ent.train)
     ax.plot(np.arange(n_tr), ent.train[:, c], lw=0.6, color="C0", label="train")
     ax.plot(n_tr + np.arange(len(ent.test)), ent.test[:, c], lw=0.6, color="C1", label="test")
     shade(ax, ent.labels, offset=n_tr)
     ax.axvline(n_tr, color="k", lw=0.8)
     if ent.command_channels:
-        active = np.concatenate([ent.train, ent.test])[:, list(ent.command_channels)].sum(axis=1) > 0
-        lo = ax.get_ylim()[0]
-        ax.scatter(np.flatnonzero(active), np.full(active.sum(), lo), marker="|", s=20, color="0.4", lw=0.5)
+        active = np.flatnonzero(np.concatenate([ent.train, ent.test])[:, list(ent.command_channels)].sum(axis=1))
+        ax.scatter(active, np.full(len(active), ax.get_ylim()[0]), marker="|", s=20, color="0.4", lw=0.5)
     ax.set_title(f"{ds} {ent.name}, channel {c}", fontsize=10)
 axes[0, 0].legend(loc="upper right", fontsize=8)
 axes[-1, 0].set_xlabel("time step (training split, then test split; shaded: labelled anomalies)")
@@ -253,35 +247,31 @@ plt.show()
 # book's own choice.
 
 # %% tags=["remove-output"]
-settings = pd.DataFrame(
-    [
-        ("window L", "2000", window),
-        ("hop α·L", "α·L", f"{hop} (α = {alpha})"),
-        ("diffusion steps T", "200", n_steps),
-        ("β schedule", "linear, 1e-4 to 0.02", f"linear, {beta_start:g} to {beta_end:g}"),
-        ("residual layers", "6 / 12 / 18 / 24 (Tables 5/6)", n_layers),
-        ("residual channels", "—", ", ".join(f"{ds} {residual_channels[ds]}" for ds in datasets)),
-        ("S4 state size", "—", s4_state),
-        ("layer type", "dilated Conv1D + S4", "dilated Conv1D + S4"),
-        ("conditions", "command channels + entity ID", "command channels + entity ID"),
-        ("scaling", "min-max to (−1, 1) per channel", "min-max to (−1, 1) per channel and entity (training split)"),
-        ("optimiser", "AdamW, lr 1e-3", f"AdamW, lr {lr:g} (S4 parameters: {ssm_lr or lr:g}, no weight decay)"),
-        ("learning-rate schedule", "warm-up peaking at 1/4 of the epochs",
-         f"linear warm-up to {warmup_frac:g} of the steps, then cosine decay"),
-        ("epochs", "—", epochs),
-        ("batch size", "—", batch_size),
-        ("reconstruction", "—", f"noise to t0 = {t0}, {sample_steps} DDIM steps back"),
-        ("score", "L1 distance, smoothed (Hanning / Hamming / Bartlett; 15 / 25 / 35)",
-         f"L1 distance, {kernel} kernel of {kernel_size}"),
-        ("threshold", "three sigma", "three sigma of the smoothed training scores"),
-        ("entities", "all", "; ".join(f"{ds} {len(data[ds])} of {len(summaries[ds]) - 1}" for ds in datasets)),
-        ("series length", "full splits",
-         f"train: {f'first {max_train_length} steps' if max_train_length else 'full split'}; "
-         f"test: {f'{max_test_length} steps around the first anomaly' if max_test_length else 'full split'}"),
-    ],
-    columns=["setting", "paper", f"this run ({profile})"],
-).set_index("setting")
-settings = settings.astype(str)
+settings = pd.DataFrame([
+    ("window L", "2000", window),
+    ("hop α·L", "α·L", f"{hop} (α = {alpha})"),
+    ("diffusion steps T", "200", n_steps),
+    ("β schedule", "linear, 1e-4 to 0.02", f"linear, {beta_start:g} to {beta_end:g}"),
+    ("residual layers", "6 / 12 / 18 / 24 (Tables 5/6)", n_layers),
+    ("residual channels", "—", ", ".join(f"{ds} {residual_channels[ds]}" for ds in datasets)),
+    ("S4 state size", "—", s4_state),
+    ("layer type", "dilated Conv1D + S4", "dilated Conv1D + S4"),
+    ("conditions", "command channels + entity ID", "command channels + entity ID"),
+    ("scaling", "min-max to (−1, 1) per channel", "min-max to (−1, 1) per channel and entity (training split)"),
+    ("optimiser", "AdamW, lr 1e-3", f"AdamW, lr {lr:g} (S4 parameters: {ssm_lr or lr:g}, no weight decay)"),
+    ("learning-rate schedule", "warm-up peaking at 1/4 of the epochs",
+     f"linear warm-up to {warmup_frac:g} of the steps, then cosine decay"),
+    ("epochs", "—", epochs),
+    ("batch size", "—", batch_size),
+    ("reconstruction", "—", f"noise to t0 = {t0}, {sample_steps} DDIM steps back"),
+    ("score", "L1 distance, smoothed (Hanning / Hamming / Bartlett; 15 / 25 / 35)",
+     f"L1 distance, {kernel} kernel of {kernel_size}"),
+    ("threshold", "three sigma", "three sigma of the smoothed training scores"),
+    ("entities", "all", "; ".join(f"{ds} {len(data[ds])} of {len(summaries[ds]) - 1}" for ds in datasets)),
+    ("series length", "full splits",
+     f"train: {f'first {max_train_length} steps' if max_train_length else 'full split'}; "
+     f"test: {f'{max_test_length} steps around the first anomaly' if max_test_length else 'full split'}"),
+], columns=["setting", "paper", f"this run ({profile})"]).set_index("setting").astype(str)
 glue("ch2_table2", settings, display=False)
 settings.head(len(settings))
 
@@ -341,29 +331,25 @@ plt.show()
 fig = plt.figure(figsize=(13, 3.6 * len(datasets)), layout="constrained")
 grid = fig.add_gridspec(2 * len(datasets), 2, height_ratios=[2, 1] * len(datasets))
 for r, ds in enumerate(datasets):
-    ent = data[ds][0]
-    c = shown_channel(ent)
-    s0, e0 = metrics.segments(ent.labels)[0]
-    pad = max(3 * window, e0 - s0)
+    ent, (s0, e0) = data[ds][0], metrics.segments(data[ds][0].labels)[0]
+    c, pad = shown_channel(ent), max(3 * window, e0 - s0)
     a, b = max(0, s0 - pad), min(len(ent.test), e0 + pad)
-    t = np.arange(a, b)
     for col, variant in enumerate(VARIANTS):
         sc = runs[ds, variant].scores[0]
         thr = ex.evaluate_entities([sc], kind=kernel, size=kernel_size)["threshold"].iloc[0]
         top = fig.add_subplot(grid[2 * r, col])
-        top.plot(t, sc.reconstruction[a:b, c], lw=0.8, color="C1", alpha=0.9, label="reconstruction x̂")
-        top.plot(t, ent.test[a:b, c], lw=0.9, color="0.15", label="test series x")
-        shade(top, ent.labels[a:b], offset=a)
+        top.plot(np.arange(a, b), sc.reconstruction[a:b, c], lw=0.8, color="C1", label="reconstruction x̂")
+        top.plot(np.arange(a, b), ent.test[a:b, c], lw=0.9, color="0.15", label="test series x")
         top.set_title(f"{ds} {ent.name} — {variant}", fontsize=10)
         top.tick_params(labelbottom=False)
         bottom = fig.add_subplot(grid[2 * r + 1, col], sharex=top)
-        bottom.plot(t, smooth(sc.test_scores, kind=kernel, size=kernel_size)[a:b], lw=0.8, color="C2",
+        bottom.plot(np.arange(a, b), smooth(sc.test_scores, kind=kernel, size=kernel_size)[a:b], lw=0.8, color="C2",
                     label=f"smoothed L1 ({kernel}, {kernel_size})")
         bottom.axhline(thr, color="k", ls="--", lw=0.8, label="three-sigma threshold (training)")
-        shade(bottom, ent.labels[a:b], offset=a)
-        if r == 0:
-            top.legend(fontsize=7, loc="upper right")
-            bottom.legend(fontsize=7, loc="upper right")
+        for ax in (top, bottom):
+            shade(ax, ent.labels[a:b], offset=a)
+            if r == 0:
+                ax.legend(fontsize=7, loc="upper right")
 fig.suptitle("Figs. 3/4 — reconstructions and smoothed distances, without (left) and with (right) the entity ID")
 plt.show()
 
@@ -380,26 +366,20 @@ plt.show()
 # others are point-wise, event-wise and threshold-free (see {doc}`../evaluation`).
 
 # %% tags=["remove-output"]
-glue("ch2_kernel", f"{kernel}, {kernel_size} taps")
-glue("ch2_baseline_window", baseline_window)
-
-
 def baseline_params(name):
     """The chapter's baseline settings that registry method ``name`` accepts."""
-    accepted = ex.make_detector(name).get_params()
     chosen = dict(window=baseline_window, hop=baseline_hop, epochs=baseline_epochs, random_state=seed)
-    return {k: v for k, v in chosen.items() if k in accepted}
+    return {k: v for k, v in chosen.items() if k in ex.make_detector(name).get_params()}
 
 
 # Uniform scores never exceed mean + 3σ of uniform training scores, so the three-sigma random row flags
 # nothing. A second random detector flags the top 1 % (its threshold rule is the 99th percentile of its
 # training scores, still no test information) to show what point adjustment does with chance.
-RANDOM_PCT = f"{ex.display_name('random')} (99th percentile)"
+RANDOM, RANDOM_PCT = ex.display_name("random"), f"{ex.display_name('random')} (99th percentile)"
 reports, start = {}, time.perf_counter()
 for ds in datasets:
     reports.update({(ds, variant): runs[ds, variant] for variant in VARIANTS})
-    for name in baselines:
-        reports[ds, ex.display_name(name)] = ex.run_entities(name, data[ds], **baseline_params(name))
+    reports.update({(ds, ex.display_name(b)): ex.run_entities(b, data[ds], **baseline_params(b)) for b in baselines})
     if "random" in baselines:
         reports[ds, RANDOM_PCT] = ex.run_entities("random", data[ds], random_state=seed, threshold="percentile",
                                                   threshold_params={"q": 99.0})
@@ -416,27 +396,22 @@ def entity_metrics(key):
                          for i, s in enumerate(rep.scores)])
 
 
-table3_cols = ["precision_pa", "recall_pa", "f1_pa", "precision", "recall", "f1", "f1_event", "roc_auc", "pr_auc",
-               "vus_pr"]
-table3 = pd.DataFrame({key: entity_metrics(key)[table3_cols].mean() for key in reports}).T
-table3 = table3.rename_axis(["dataset", "method"]).rename(columns=metrics.METRIC_COLUMNS)
+table3 = pd.DataFrame({key: entity_metrics(key).mean() for key in reports}).T.rename_axis(["dataset", "method"])
+table3 = table3[["precision_pa", "recall_pa", "f1_pa", "precision", "recall", "f1", "f1_event", "roc_auc", "pr_auc",
+                 "vus_pr"]].rename(columns=metrics.METRIC_COLUMNS)
 glue("ch2_table3", table3.round(3), display=False)
-
 base_labels = [ex.display_name(b) for b in baselines if b != "random"]
 best_bases = {ds: table3.loc[ds].loc[base_labels, "VUS-PR"].idxmax() if base_labels else None for ds in datasets}
-vus_wins = sum(bool(best_bases[ds]) and table3.loc[(ds, with_id), "VUS-PR"] > table3.loc[(ds, best_bases[ds]), "VUS-PR"]
-               for ds in datasets)
-for ds in datasets:
+vus_wins = sum(bool(best) and table3.loc[(ds, with_id), "VUS-PR"] > table3.loc[(ds, best), "VUS-PR"]
+               for ds, best in best_bases.items())
+for ds, best in best_bases.items():
     t3 = table3.loc[ds]
     for key, col in (("f1pa", "F1-PA"), ("f1", "F1"), ("vus", "VUS-PR")):
         glue(f"ch2_{key}_{ds}", f"{t3.loc[with_id, col]:.3f}")
-        if key != "vus":
-            glue(f"ch2_random_{key}_{ds}", f"{t3.loc[RANDOM_PCT, col]:.3f}" if RANDOM_PCT in t3.index else "n/a")
-    best = best_bases[ds]
+        glue(f"ch2_random_{key}_{ds}", f"{t3.loc[RANDOM_PCT, col]:.3f}" if RANDOM_PCT in t3.index else "n/a")
     glue(f"ch2_best_base_{ds}", f"{best} ({t3.loc[best, 'VUS-PR']:.3f})" if best else "none")
-beats_baselines = vus_wins >= 2 if len(datasets) == 3 else vus_wins > len(datasets) / 2
 glue("ch2_vus_wins", f"{vus_wins} of {len(datasets)}")
-glue("ch2_beats_baselines", "yes" if beats_baselines else "no")
+glue("ch2_beats_baselines", "yes" if (vus_wins >= 2 if len(datasets) == 3 else vus_wins > len(datasets) / 2) else "no")
 table3.round(3)
 
 # %% [markdown]
@@ -484,16 +459,14 @@ ex.show_full_results("02_s4_telemetry_full", {"table3": table3}, profile=profile
 
 # %% tags=["remove-output"]
 table4 = pd.concat({ds: ex.kernel_grid(runs[ds, with_id].scores, kinds=kernels, sizes=kernel_sizes)
-                    for ds in datasets}, names=["dataset"])
-table4.columns = [f"IoU, {s} taps" for s in table4.columns]
+                    for ds in datasets}, names=["dataset"]).rename(columns=lambda s: f"IoU, {s} taps")
 iou_none = {ds: ex.kernel_grid(runs[ds, with_id].scores, kinds=["none"], sizes=[1]).iloc[0, 0] for ds in datasets}
-table4["IoU, no smoothing"] = [iou_none[ds] for ds, _ in table4.index]
-glue("ch2_table4", table4.round(3), display=False)
 for ds in datasets:
-    block = table4.loc[ds].drop(columns="IoU, no smoothing")
-    k, size = block.stack().idxmax()
-    glue(f"ch2_best_kernel_{ds}", f"{k}, {size.split(', ')[1]} ({block.loc[k, size]:.3f})")
+    (k, size), best = table4.loc[ds].stack().idxmax(), table4.loc[ds].stack().max()
+    glue(f"ch2_best_kernel_{ds}", f"{k}, {size.split(', ')[1]} ({best:.3f})")
     glue(f"ch2_iou_none_{ds}", f"{iou_none[ds]:.3f}")
+table4["IoU, no smoothing"] = [iou_none[ds] for ds, _ in table4.index]
+glue("ch2_table4", table4.round(3))
 table4.round(3)
 
 # %% [markdown]
@@ -521,7 +494,6 @@ table4.round(3)
 
 # %%
 abl = data[ablation_dataset][:ablation_entities]
-glue("ch2_ablation_ds", ablation_dataset)
 glue("ch2_ablation_k", len(abl))
 glue("ch2_ablation_names", ", ".join(e.name for e in abl))
 
@@ -531,15 +503,14 @@ def training_summary(rep):
     losses = rep.detector.detector_.train_losses_
     return {"final loss (last 20 % of epochs)": float(np.mean(losses[-max(2, len(losses) // 5):])),
             "loss std (last 20 % of epochs)": ex.loss_stability(losses),
-            "ROC-AUC (smoothed score)": float(ex.evaluate_entities(rep.scores, kind=kernel,
-                                                                   size=kernel_size)["roc_auc"].mean())}
+            "ROC-AUC (smoothed score)": ex.evaluate_entities(rep.scores, kind=kernel,
+                                                             size=kernel_size)["roc_auc"].mean()}
 
 
 SCHEDULES = {"warm-up to 1/4, cosine decay": "warmup_cosine", "fixed learning rate": "constant"}
 sched_runs = {name: ex.run_entities(ex.diffusion_detector(abl, model_params=model_params[ablation_dataset],
                                                           **{**detector_params, "lr_schedule": sched}), abl)
               for name, sched in SCHEDULES.items()}
-
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [2, 1]})
 for name, rep in sched_runs.items():
     result = rep.detector.detector_.train_result_
@@ -554,8 +525,7 @@ plt.show()
 
 sched_table = pd.DataFrame({name: training_summary(rep) for name, rep in sched_runs.items()}).T
 (warm_loss, warm_std, _), (fixed_loss, fixed_std, _) = sched_table.to_numpy()
-for key, value in (("warm_loss", warm_loss), ("fixed_loss", fixed_loss), ("warm_std", warm_std),
-                   ("fixed_std", fixed_std)):
+for key, value in dict(warm_loss=warm_loss, fixed_loss=fixed_loss, warm_std=warm_std, fixed_std=fixed_std).items():
     glue(f"ch2_{key}", f"{value:.4f}")
 glue("ch2_warm_lower", "yes" if warm_loss < fixed_loss else "no")
 glue("ch2_warm_stabler", "yes" if warm_std < fixed_std else "no")
@@ -580,10 +550,7 @@ sched_table.round(4)
 # the smoothed score; training time; reconstruction time per 1000 test steps.
 
 # %% tags=["remove-output"]
-glue("ch2_layer_channels", layer_channels)
-glue("ch2_layer_epochs", layer_epochs)
 L1 = "L1 reconstruction error (normal test steps)"
-test_steps = sum(len(e.test) for e in abl)
 layer_rows = {}
 for layer in ("S4", "RES"):
     for depth in layer_counts:
@@ -594,24 +561,19 @@ for layer in ("S4", "RES"):
         layer_rows[layer, depth] = {
             **training_summary(rep), L1: float(np.mean([s.test_scores[s.labels == 0].mean() for s in rep.scores])),
             "training time (s)": rep.fit_seconds,
-            "reconstruction time (s per 1000 steps)": 1000 * rep.score_seconds / test_steps,
+            "reconstruction time (s per 1000 steps)": 1000 * rep.score_seconds / sum(len(e.test) for e in abl),
             "parameters": sum(p.numel() for p in rep.detector.detector_.model_.parameters()),
         }
 layers_df = pd.DataFrame.from_dict(layer_rows, orient="index").rename_axis(["layer", "layers"])
-table5 = layers_df.iloc[:, [0, 1, 3, 2]]
-table6 = layers_df.iloc[:, 4:]
-glue("ch2_table5", table5.round(4), display=False)
-glue("ch2_table6", table6.round(2), display=False)
+glue("ch2_table5", layers_df.iloc[:, [0, 1, 3, 2]].round(4))  # loss, its spread, L1 error, ROC-AUC
+glue("ch2_table6", layers_df.iloc[:, 4:].round(2))  # times and parameter counts
 s4, res = (layers_df.xs(k, level="layer") for k in ("S4", "RES"))
 glue("ch2_s4_l1_wins", f"{int((s4[L1] < res[L1]).sum())} of {len(layer_counts)}")
 glue("ch2_s4_std_wins", f"{int((s4.iloc[:, 1] < res.iloc[:, 1]).sum())} of {len(layer_counts)}")
-time_col = "reconstruction time (s per 1000 steps)"
-glue("ch2_s4_time_ratio", f"{float((s4[time_col] / res[time_col]).mean()):.1f}")
-rf_config = dl.models.diffwave.DiffWaveConfig(in_channels=1, n_layers=min(layer_counts), layer="res",
-                                              dilation_cycle=dilation_cycle)
+glue("ch2_s4_time_ratio", f"{(s4.iloc[:, 5] / res.iloc[:, 5]).mean():.1f}")
 glue("ch2_rf_depth", min(layer_counts))
-glue("ch2_rf", rf_config.receptive_field)
-glue("ch2_window", window)
+glue("ch2_rf", dl.models.diffwave.DiffWaveConfig(in_channels=1, n_layers=min(layer_counts), layer="res",
+                                                 dilation_cycle=dilation_cycle).receptive_field)
 layers_df.round(4)
 
 # %% [markdown]
@@ -649,11 +611,10 @@ layers_df.round(4)
 fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4), squeeze=False)
 for ax, ds in zip(axes[0], datasets, strict=True):
     for key in [without_id, with_id] + ([best_bases[ds]] if best_bases[ds] else []):
-        diffusion = key in VARIANTS
-        y, z = ex.pooled_scores(reports[ds, key].scores, kind=kernel if diffusion else "none", size=kernel_size)
+        y, z = ex.pooled_scores(reports[ds, key].scores, kind=kernel if key in VARIANTS else "none", size=kernel_size)
         (fpr, tpr, thr), auc = roc_curve(y, z), metrics.roc_auc(y, z)
         ax.plot(fpr, tpr, lw=1.2, label=f"{key} (AUC {auc:.3f})")
-        if diffusion:
+        if key in VARIANTS:
             i = min(np.searchsorted(-thr, -3.0), len(fpr) - 1)  # thresholds decrease: first one at or below z = 3
             ax.plot(fpr[i], tpr[i], "o", ms=4, color=ax.lines[-1].get_color())
         if key == with_id:
@@ -685,22 +646,17 @@ plt.show()
 sweep = {}
 for knob, param, values in (("t0", "t0", sweep_t0), ("DDIM steps", "sample_steps", sweep_steps)):
     for v in values:
-        det = ex.with_params(runs[ablation_dataset, with_id].detector, **{param: int(v)})
-        start = time.perf_counter()
+        det, start = ex.with_params(runs[ablation_dataset, with_id].detector, **{param: int(v)}), time.perf_counter()
         # the ablation entities are the first of the dataset, so their indices are the model's entity IDs
         scores = [(e.labels, det.decision_function(e.test, entity=i)) for i, e in enumerate(abl)]
-        seconds = time.perf_counter() - start
-        sweep[knob, int(v)] = {
-            "L1 error (normal steps)": float(np.mean([s[y == 0].mean() for y, s in scores])),
-            "ROC-AUC": float(np.mean([metrics.roc_auc(y, smooth(s, kind=kernel, size=kernel_size))
-                                      for y, s in scores])),
-            "time (s)": seconds}
-sweep = pd.DataFrame.from_dict(sweep, orient="index").rename_axis(["knob", "value"])
-glue("ch2_sweep", sweep.round(4), display=False)
+        sweep[knob, int(v)] = {"time (s)": time.perf_counter() - start,
+                               "L1 error (normal steps)": np.mean([s[y == 0].mean() for y, s in scores]),
+                               "ROC-AUC": np.mean([metrics.roc_auc(y, smooth(s, kind=kernel, size=kernel_size))
+                                                   for y, s in scores])}
+sweep = pd.DataFrame.from_dict(sweep, orient="index").rename_axis(["knob", "value"]).iloc[:, [1, 2, 0]]
+glue("ch2_sweep", sweep.round(4))
 best_t0 = sweep.loc["t0"]["ROC-AUC"].idxmax()
 glue("ch2_best_t0", f"{best_t0} ({sweep.loc[('t0', best_t0), 'ROC-AUC']:.3f})")
-glue("ch2_sweep_t0", t0)
-glue("ch2_sweep_steps", sample_steps)
 for knob, key in (("t0", "t0"), ("DDIM steps", "steps")):
     part = sweep.loc[knob]
     glue(f"ch2_auc_range_{key}", f"{part['ROC-AUC'].min():.3f} to {part['ROC-AUC'].max():.3f}")
@@ -748,16 +704,12 @@ plt.show()
 
 # %%
 # a baseline "beaten" is only informative if it is itself better than chance
-RANDOM = ex.display_name("random")
-chance = [ds for ds in datasets if best_bases[ds] and RANDOM in table3.loc[ds].index
-          and table3.loc[(ds, best_bases[ds]), "VUS-PR"] <= table3.loc[(ds, RANDOM), "VUS-PR"]]
+chance = [ds for ds, best in best_bases.items() if best and RANDOM in table3.loc[ds].index
+          and table3.loc[(ds, best), "VUS-PR"] <= table3.loc[(ds, RANDOM), "VUS-PR"]]
 glue("ch2_baseline_at_chance", ", ".join(chance) or "none")
 pa_gain = table3["F1-PA"] - table3["F1"]
 glue("ch2_pa_gap", f"{pa_gain.xs(with_id, level='method').mean():.3f}")
 glue("ch2_all_pa_gap", f"{pa_gain[~pa_gain.index.get_level_values('method').str.startswith(RANDOM)].mean():.3f}")
-glue("ch2_window_ratio", f"{2000 / window:.3g}")
-glue("ch2_epochs", epochs)
-glue("ch2_n_layers", n_layers)
 glue("ch2_entities_per_ds", ", ".join(f"{len(data[ds])} ({ds})" for ds in datasets))
 for key, col in (("f1pa", "F1-PA"), ("vus", "VUS-PR")):
     wins = sum(table3.loc[(ds, with_id), col] > table3.loc[(ds, without_id), col] for ds in datasets)
