@@ -357,7 +357,8 @@ plt.show()
 # ## Detection results (Table 3)
 #
 # Every method is scored per entity and its threshold is the three-sigma rule on its own
-# **training** scores; the table gives the mean over the entities of each dataset. DiffADT's score
+# **training** scores (for a baseline, the `threshold_` its detector fitted); the table gives the
+# mean over the entities of each dataset. DiffADT's score
 # is the smoothed L1 distance ({glue:text}`ch2_kernel`); the baselines — Isolation Forest
 # {cite}`liu2008isolation`, PCA, k-means, one-class SVM, kernel PCA and a small autoencoder on
 # sliding windows of {glue:text}`ch2_baseline_window` steps over all channels, and a random score —
