@@ -124,11 +124,15 @@ unet = {"base_channels": base_channels, "channel_mults": tuple(channel_mults), "
         "adapter_channels": adapter_channels, "time_dim": time_dim, "hybrid_kernels": 2}
 PLAIN = dict.fromkeys(("use_wavelet", "use_attention", "use_adapter", "use_hybrid_embedding"), False)
 FULL, PLAIN_NAME = display_name("patch_diffusion"), "plain DDPM U-Net"  # the full model and its all-off variant
-glue("ch3_full_name", FULL)
 diffusion_params = dict(n_steps=n_steps, beta_end=beta_end, t0=t0, sample_steps=sample_steps, batch_size=batch_size,
-                        lr=lr, device=device, random_state=seed)
-for key, value in dict(profile=profile, lam=lam, gamma=gamma, t0=t0, T=n_steps, ddim=sample_steps, epochs=epochs,
-                       patch=patch, n_train=n_train, n_test=n_test).items():
+                        lr=lr, lam=lam, gamma=gamma, map_sigma=map_sigma, device=device,
+                        random_state=seed)  # the series detector takes those that apply to it
+for key, value in dict(profile=profile, full_name=FULL, lam=lam, gamma=gamma, t0=t0, T=n_steps, ddim=sample_steps,
+                       epochs=epochs, patch=patch, n_train=n_train, n_test=n_test, abl_category=ablation_category,
+                       abl_n_seeds=len(ablation_seeds), abl_n_train=ablation_n_train, abl_epochs=ablation_epochs,
+                       audio_duration=audio_duration, audio_sr=audio_sr, n_scales=n_scales,
+                       scalogram_width=scalogram_width, ts_window=ts_window, ts_hop=ts_hop,
+                       baseline_window=baseline_window).items():  # parameters quoted by the text
     glue(f"ch3_{key}", value)
 print(f"profile={profile}; patches {patch}px, U-Net {unet}, {epochs} epochs, device {dl.utils.resolve_device(device)}")
 
@@ -158,7 +162,7 @@ print(f"profile={profile}; patches {patch}px, U-Net {unet}, {epochs} epochs, dev
 # one data seed per texture, so defect kinds and positions differ between textures
 image_data = {c: make_image_dataset(c, n_train=n_train, n_test=n_test, anomaly_fraction=anomaly_fraction, patch=patch,
                                     seed=seed + k) for k, c in enumerate(categories)}
-fig, axes = plt.subplots(len(categories), 6, figsize=(12, 2.1 * len(categories)), squeeze=False)
+fig, axes = plt.subplots(len(categories), 6, figsize=(12, 2.1 * len(categories)), squeeze=False, layout="constrained")
 for row, (c, ds) in zip(axes, image_data.items(), strict=True):
     shown = [int(np.flatnonzero(ds.labels == 0)[0])] + [int(i) for i in np.flatnonzero(ds.labels == 1)[:5]]
     for ax, i in zip(row, shown, strict=True):
@@ -168,7 +172,6 @@ for row, (c, ds) in zip(axes, image_data.items(), strict=True):
         ax.set_title(f"{c}: {ds.kinds[i]}", fontsize=8)
         ax.axis("off")
 fig.suptitle("Test patches: one normal, five with synthetic defects (red: ground-truth mask)")
-fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -185,7 +188,7 @@ plt.show()
 # %%
 crop = torch.as_tensor(texture_image("brick")[:128, :128])[None, None]  # (1, 1, 128, 128)
 pyr = wavelets.dwt_pyramid(crop, wavelet="db2", levels=3)
-fig, axes = plt.subplots(3, 4, figsize=(9, 7))
+fig, axes = plt.subplots(3, 4, figsize=(9, 7), layout="constrained")
 for row, level in zip(axes, (1, 2, 3), strict=True):
     a, d = pyr.band(level)
     panels = [("approximation a", a[0, 0])] + list(zip(("horizontal", "vertical", "diagonal"), d[0, 0], strict=True))
@@ -194,7 +197,6 @@ for row, level in zip(axes, (1, 2, 3), strict=True):
         ax.set_title(f"level {level}: {name}", fontsize=8)
         ax.axis("off")
 fig.suptitle("Fig. 1 — three-level db2 wavelet pyramid of a 128 × 128 brick crop")
-fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -237,9 +239,8 @@ def build(name, **params):
 
 def diffusion(switches=None, **overrides):
     """The wavelet U-Net diffusion detector; ``switches`` turn modules off."""
-    return make_detector("patch_diffusion", model_params={**unet, **(switches or {})},
-                         **{**diffusion_params, "lam": lam, "gamma": gamma, "map_sigma": map_sigma,
-                            "scaling": "none", **overrides})
+    return make_detector("patch_diffusion", model_params={**unet, **(switches or {})}, scaling="none",
+                         **{**diffusion_params, **overrides})
 
 
 def sample_detectors(epochs):
@@ -295,15 +296,14 @@ mean_t1 = table1.loc["mean", "image AUROC"]
 baselines_t1 = mean_t1.drop([FULL, PLAIN_NAME, display_name("random")])
 full_vs_plain = sum(table1.loc[(c, FULL), "image AUROC"] > table1.loc[(c, PLAIN_NAME), "image AUROC"]
                     for c in categories)
-for key, value in dict(full_img=mean_t1[FULL], full_pix=table1.loc[("mean", FULL), "pixel AUROC"],
-                       plain_img=mean_t1[PLAIN_NAME], best_img=mean_t1.max(),
-                       random_img=mean_t1[display_name("random")], best_baseline_img=baselines_t1.max()).items():
-    glue(f"ch3_{key}", f"{value:.3f}")
-glue("ch3_best_method", mean_t1.idxmax())
-glue("ch3_best_baseline", baselines_t1.idxmax())
-glue("ch3_full_beats_plain", f"{full_vs_plain} of {len(categories)}")
-glue("ch3_detects", "supported" if mean_t1[FULL] > 0.6 else "not supported")
-glue("ch3_beats_baselines", "supported" if mean_t1[FULL] >= baselines_t1.max() else "not supported")
+for key, value in dict(full_img=f"{mean_t1[FULL]:.3f}", full_pix=f"{table1.loc[('mean', FULL), 'pixel AUROC']:.3f}",
+                       plain_img=f"{mean_t1[PLAIN_NAME]:.3f}", best_img=f"{mean_t1.max():.3f}",
+                       random_img=f"{mean_t1[display_name('random')]:.3f}", best_method=mean_t1.idxmax(),
+                       best_baseline=baselines_t1.idxmax(), best_baseline_img=f"{baselines_t1.max():.3f}",
+                       full_beats_plain=f"{full_vs_plain} of {len(categories)}",
+                       detects="supported" if mean_t1[FULL] > 0.6 else "not supported",
+                       beats_baselines="supported" if mean_t1[FULL] >= baselines_t1.max() else "not supported").items():
+    glue(f"ch3_{key}", value)
 
 # %% [markdown]
 # The full model reaches a mean image AUROC of {glue:text}`ch3_full_img` (pixel AUROC
@@ -319,7 +319,8 @@ glue("ch3_beats_baselines", "supported" if mean_t1[FULL] >= baselines_t1.max() e
 
 # %%
 n_show = 2  # defective patches shown per texture
-fig, axes = plt.subplots(len(categories) * n_show, 4, figsize=(7.5, 1.9 * n_show * len(categories)), squeeze=False)
+fig, axes = plt.subplots(len(categories) * n_show, 4, figsize=(7.5, 1.9 * n_show * len(categories)), squeeze=False,
+                         layout="constrained")
 for k, (c, (det, comp)) in enumerate(components.items()):
     ds, maps = image_data[c], det.maps_from_components(comp)
     for j, i in enumerate(np.flatnonzero(ds.labels == 1)[:n_show]):
@@ -332,8 +333,7 @@ for k, (c, (det, comp)) in enumerate(components.items()):
             ax.imshow(img, cmap=cmap, vmin=lo, vmax=hi)
             ax.set_title(title, fontsize=8)
             ax.axis("off")
-fig.suptitle("Fig. 2 — reconstructions and anomaly maps of the full model", y=1.0)
-fig.tight_layout()
+fig.suptitle("Fig. 2 — reconstructions and anomaly maps of the full model")
 plt.show()
 
 # %% [markdown]
@@ -350,21 +350,17 @@ lam_rows = [{"texture": c, "λ": value, **image_metrics(image_data[c], det.score
 lam_table = pd.DataFrame(lam_rows).pivot(index="λ", columns="texture", values=["image AUROC", "pixel AUROC"])
 lam_mean = lam_table["image AUROC"].mean(axis=1)
 glue("ch3_lam_table", lam_table.round(3), display=False)
-glue("ch3_best_lam", f"{lam_mean.idxmax():g}")
-glue("ch3_lam0", f"{lam_mean.loc[lam_grid[0]]:.3f}")
-glue("ch3_lam1", f"{lam_mean.loc[lam_grid[-1]]:.3f}")
-glue("ch3_lam_mixing", "an interior λ: mixing helps" if 0 < lam_mean.idxmax() < 1 else
-     "an end point: mixing does not help")
+for key, value in dict(best_lam=f"{lam_mean.idxmax():g}", lam0=f"{lam_mean.loc[lam_grid[0]]:.3f}",
+                       lam1=f"{lam_mean.loc[lam_grid[-1]]:.3f}", lam_mixing="an interior λ: mixing helps"
+                       if 0 < lam_mean.idxmax() < 1 else "an end point: mixing does not help").items():
+    glue(f"ch3_{key}", value)
 lam_table.round(3)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+fig, axes = plt.subplots(1, 2, figsize=(10, 3), layout="constrained")
 for ax, col in zip(axes, ("image AUROC", "pixel AUROC"), strict=True):
-    for c in categories:
-        ax.plot(lam_table.index, lam_table[col][c], "o-", label=c)
-    ax.set(xlabel="λ (weight of the reconstruction term)", ylabel=col, title=f"{col} against λ")
-axes[0].legend(fontsize=8)
-fig.tight_layout()
+    lam_table[col].plot(ax=ax, marker="o", xlabel="λ (weight of the reconstruction term)", ylabel=col,
+                        title=f"{col} against λ")
 plt.show()
 
 # %% [markdown]
@@ -388,9 +384,6 @@ plt.show()
 # accessible offline), so the paper column says "not available" rather than guess.
 
 # %% tags=["remove-output"]
-for key, value in dict(abl_category=ablation_category, abl_n_seeds=len(ablation_seeds), abl_n_train=ablation_n_train,
-                       abl_epochs=ablation_epochs).items():
-    glue(f"ch3_{key}", value)
 variants = {FULL: {}, "− wavelet": {"use_wavelet": False}, "− MHA": {"use_attention": False},
             "− adapter": {"use_adapter": False}, "− hybrid embedding": {"use_hybrid_embedding": False},
             PLAIN_NAME: PLAIN}
@@ -406,17 +399,12 @@ stats = abl.drop(columns="seed").groupby("variant", sort=False).agg(["mean", "st
 table3 = pd.DataFrame({col: [f"{m:.3f} ± {sd:.3f}" for m, sd in stats[col].to_numpy()]
                        for col in dict.fromkeys(stats.columns.get_level_values(0))}, index=stats.index)
 
-
-def verdict(mean, std):
-    if len(ablation_seeds) < 2:
-        return "one seed only: no verdict"
-    if abs(mean) <= std:
-        return "within the seed-to-seed spread: not supported by this run"
-    return f"removal {'hurts' if mean < 0 else 'helps'} by more than the spread: " + (
-        "supported" if mean < 0 else "contradicted")
-
-
-table3["verdict"] = ["—"] + [verdict(*v) for v in stats["Δ image AUROC vs full (paired)"].to_numpy()[1:]]
+d = stats["Δ image AUROC vs full (paired)"]
+table3["verdict"] = np.select([[len(ablation_seeds) < 2] * len(d), d["mean"].abs() <= d["std"], d["mean"] < 0],
+                              ["one seed only: no verdict", "within the seed-to-seed spread: not supported by this run",
+                               "removal hurts by more than the spread: supported"],
+                              "removal helps by more than the spread: contradicted")
+table3.loc[FULL, "verdict"] = "—"
 table3["paper's drop"] = ["—"] + ["not available"] * (len(table3) - 1)
 glue("ch3_table3", table3, display=False)
 glue("ch3_abl_supported", ", ".join(table3.index[table3["verdict"].str.endswith(": supported")]) or "none")
@@ -458,25 +446,15 @@ table3
 # detectors take unchanged. Readers with real recordings can use `dl.data.audio.load_wav_folder`.
 
 # %%
-for key, value in dict(audio_duration=audio_duration, audio_sr=audio_sr, n_scales=n_scales,
-                       scalogram_width=scalogram_width).items():
-    glue(f"ch3_{key}", value)
 audio = make_audio_dataset(n_train=audio_n_train, n_test=audio_n_test, duration=audio_duration, sr=audio_sr, seed=seed)
 
-
-def scalograms(clips):
-    mag = wavelets.cwt_scalogram(clips, n_scales=n_scales, wavelet="cmor1.5-1.0", sampling_rate=audio.sr)  # (B, S, L)
-    n, s, length = mag.shape
-    block = length // scalogram_width
-    pooled = mag[:, :, : block * scalogram_width].reshape(n, s, scalogram_width, block).mean(axis=3)
-    return np.log(pooled + 1e-3)[:, None].astype(np.float32)  # (B, 1, S, W)
-
-
-scaler = dl.scaling.ChannelScaler("minmax").fit(scalograms(audio.train))  # one scale, from training clips only
-audio_train, audio_test = scaler.transform(scalograms(audio.train)), scaler.transform(scalograms(audio.test))
+audio_train, audio_test = (wavelets.scalogram_image(x, width=scalogram_width, n_scales=n_scales, sampling_rate=audio.sr)
+                           for x in (audio.train, audio.test))  # (N, 1, n_scales, scalogram_width) each
+scaler = dl.scaling.ChannelScaler("minmax").fit(audio_train)  # one scale, from training clips only
+audio_train, audio_test = scaler.transform(audio_train), scaler.transform(audio_test)
 _, freqs = wavelets.scalogram_scales(n_scales, wavelet="cmor1.5-1.0", sampling_rate=audio.sr)
 
-fig, axes = plt.subplots(1, 4, figsize=(13, 3), sharey=True)
+fig, axes = plt.subplots(1, 4, figsize=(13, 3), sharey=True, layout="constrained")
 shown = [("normal", int(np.flatnonzero(audio.labels == 0)[0]))]
 shown += [(k, audio.kinds.index(k)) for k in FAULT_KINDS if k in audio.kinds]
 columns = (np.arange(scalogram_width) + 0.5) * audio_duration / scalogram_width  # (W,) s, block centres
@@ -490,7 +468,6 @@ for ax, (kind, i) in zip(axes, shown, strict=False):
     ax.set(title=kind, xlabel="time (s)")
 axes[0].set_ylabel("frequency (Hz)")
 fig.suptitle("Fig. 3 — log scalograms of a normal clip and one clip per fault")
-fig.tight_layout()
 plt.show()
 
 # %% tags=["remove-output"]
@@ -504,7 +481,7 @@ for name, det in sample_detectors(audio_epochs).items():
                         "detected (recall)": float(np.mean(s[labels == 1] > det.threshold_)),
                         "false alarms (FPR)": float(np.mean(s[labels == 0] > det.threshold_))}
 audio_table = pd.DataFrame.from_dict(audio_rows, orient="index").rename_axis("method")
-full_audio = audio_table.loc[FULL, list(FAULT_KINDS)]
+full_audio = audio_table.loc[FULL, list(per_fault)]
 glue("ch3_audio_table", audio_table.round(3), display=False)
 glue("ch3_audio_all", f"{audio_table.loc[FULL, 'all faults']:.3f}")
 glue("ch3_audio_easiest", f"{full_audio.idxmax()} ({full_audio.max():.3f})")
@@ -544,8 +521,6 @@ audio_table.round(3)
 # score, thresholded the same way.
 
 # %% tags=["remove-output"]
-for key, value in dict(ts_window=ts_window, ts_hop=ts_hop, baseline_window=baseline_window).items():
-    glue(f"ch3_{key}", value)
 dl.data.prepare(["nab", "ucr"], progress=False)
 
 
@@ -560,22 +535,18 @@ def split_series(values, labels, train_end):
     return train, test, y
 
 
-series = []
-for name in nab_series:
-    s = dl.data.load_nab(name)
-    first = int(np.flatnonzero(s.labels)[0])
-    series.append(("NAB", name, *split_series(s.values, s.labels.astype(int), int(0.7 * first))))
-for uid in ucr_series:
-    u = dl.data.load_ucr(uid)
-    series.append(("UCR", u.name.split("_")[0] + " " + u.series, *split_series(u.values, u.labels.astype(int),
-                                                                                u.train_end)))
+# NAB: train on the first 70 % of the steps before the first anomaly window; UCR: on the anomaly-free prefix
+series = [("NAB", n, *split_series(s.values, s.labels.astype(int), int(0.7 * np.flatnonzero(s.labels)[0])))
+          for n, s in zip(nab_series, map(dl.data.load_nab, nab_series), strict=True)]
+series += [("UCR", f"{u.name.split('_')[0]} {u.series}", *split_series(u.values, u.labels.astype(int), u.train_end))
+           for u in map(dl.data.load_ucr, ucr_series)]
 
 ts_variants = {f"{FULL} 1-D": {}, f"{PLAIN_NAME} 1-D": PLAIN}  # the 1-D U-Net with its modules on / off
 ts_rows = []
 for ds_name, name, train, test, y in series:
-    dets = {label: make_detector("diffusion", model="wavelet_unet", model_params={**unet, "dims": 1, **switches},
-                                 window=ts_window, hop=ts_hop, **{**diffusion_params, "batch_size": 32},
-                                 epochs=ts_epochs, val_fraction=0.2) for label, switches in ts_variants.items()}
+    dets = {label: build("diffusion", model="wavelet_unet", model_params={**unet, "dims": 1, **switches},
+                         window=ts_window, hop=ts_hop, **{**diffusion_params, "batch_size": 32}, epochs=ts_epochs,
+                         val_fraction=0.2) for label, switches in ts_variants.items()}
     dets |= {display_name(b): build(b, window=baseline_window, hop=1, val_fraction=0.2, random_state=seed)
              for b in ts_baselines}
     for label, det in dets.items():
@@ -583,12 +554,11 @@ for ds_name, name, train, test, y in series:
         ts_rows.append({"dataset": ds_name, "series": name, "method": label,
                         **metrics.evaluate(y, scores, det.threshold_)})
 
-ts = pd.DataFrame(ts_rows)
 cols = {"f1": "F1", "f1_pa": "F1-PA", "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "vus_pr": "VUS-PR"}
-table2 = ts.groupby(["dataset", "method"], sort=False)[list(cols)].mean().rename(columns=cols)
+ts = pd.DataFrame(ts_rows).set_index(["dataset", "series", "method"])[list(cols)].rename(columns=cols)
+table2 = ts.groupby(["dataset", "method"], sort=False).mean()
 glue("ch3_table2", table2.round(3), display=False)
-per_series = ts.set_index(["dataset", "series", "method"])[list(cols)].rename(columns=cols)
-glue("ch3_table2_series", per_series.round(3), display=False)
+glue("ch3_table2_series", ts.round(3), display=False)
 table2.round(3)
 
 # %% [markdown]
