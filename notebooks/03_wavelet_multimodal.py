@@ -400,11 +400,10 @@ table3 = pd.DataFrame({col: [f"{m:.3f} ± {sd:.3f}" for m, sd in stats[col].to_n
                        for col in dict.fromkeys(stats.columns.get_level_values(0))}, index=stats.index)
 
 d = stats["Δ image AUROC vs full (paired)"]
-table3["verdict"] = np.select([[len(ablation_seeds) < 2] * len(d), d["mean"].abs() <= d["std"], d["mean"] < 0],
-                              ["one seed only: no verdict", "within the seed-to-seed spread: not supported by this run",
-                               "removal hurts by more than the spread: supported"],
-                              "removal helps by more than the spread: contradicted")
-table3.loc[FULL, "verdict"] = "—"
+table3["verdict"] = np.select(
+    [d.index == FULL, [len(ablation_seeds) < 2] * len(d), d["mean"].abs() <= d["std"], d["mean"] < 0],
+    ["—", "one seed only: no verdict", "within the seed-to-seed spread: not supported by this run",
+     "removal hurts by more than the spread: supported"], "removal helps by more than the spread: contradicted")
 table3["paper's drop"] = ["—"] + ["not available"] * (len(table3) - 1)
 glue("ch3_table3", table3, display=False)
 glue("ch3_abl_supported", ", ".join(table3.index[table3["verdict"].str.endswith(": supported")]) or "none")
@@ -586,8 +585,7 @@ show_full_results("03_wavelet_multimodal_full", {"table1": table1, "table2": tab
 
 # %% tags=["remove-output"]
 vus = table2["VUS-PR"].unstack("method")  # (dataset, method)
-ts_wins = int((vus[f"{FULL} 1-D"] > vus.drop(columns=list(ts_variants)).max(axis=1)).sum())
-glue("ch3_ts_wins", f"{ts_wins} of {len(vus)}")
+glue("ch3_ts_wins", f"{(vus[f'{FULL} 1-D'] > vus.drop(columns=list(ts_variants)).max(axis=1)).sum()} of {len(vus)}")
 glue("ch3_pa_gap", f"{(table2['F1-PA'] - table2['F1']).mean():.3f}")
 
 # %% [markdown]
