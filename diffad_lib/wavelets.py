@@ -28,7 +28,7 @@ import ptwt
 import pywt
 import torch
 
-from diffad_lib._validation import check_choice, check_positive
+from diffad_lib._validation import check_choice, check_int, check_positive
 
 __all__ = [
     "WaveletPyramid",
@@ -39,6 +39,7 @@ __all__ = [
     "cwt",
     "cwt_scalogram",
     "icwt_approx",
+    "scalogram_image",
 ]
 
 BoundaryMode = Literal["reflect", "zero", "symmetric", "periodic"]
@@ -266,6 +267,44 @@ def cwt_scalogram(
                                      f_max=f_max)
     coefs = cwt(signal, scales, wavelet=wavelet)
     return coefs.abs() if isinstance(coefs, torch.Tensor) else np.abs(coefs)
+
+
+def scalogram_image(
+    signal: np.ndarray,
+    *,
+    width: int,
+    n_scales: int = 64,
+    wavelet: str = "cmor1.5-1.0",
+    sampling_rate: float = 1.0,
+    floor: float = 1e-3,
+) -> np.ndarray:
+    """Clips as small one-channel images: log of the scalogram averaged over ``width`` time blocks.
+
+    ``log(mean_block |W(s, n)| + floor)``: the time axis is cut into ``width`` equal blocks (a
+    remainder of fewer than ``width`` samples at the end is dropped) and averaged, so an image
+    detector sees a fixed size whatever the clip length; ``floor`` bounds the log of silent bins.
+
+    Parameters
+    ----------
+    signal : ndarray
+        (L,) or (B, L) clips.
+    width : int
+        Number of time columns, 1 <= width <= L.
+    n_scales, wavelet, sampling_rate : as :func:`cwt_scalogram` (rows: highest frequency first).
+    floor : float, default 1e-3
+
+    Returns
+    -------
+    ndarray
+        (B, 1, n_scales, width) float32.
+    """
+    mag = cwt_scalogram(np.asarray(signal), n_scales=n_scales, wavelet=wavelet, sampling_rate=sampling_rate)
+    n, rows, length = mag.shape
+    check_int(width, name="width", minimum=1, maximum=length)
+    check_positive(floor, name="floor")
+    block = length // width
+    pooled = mag[:, :, : block * width].reshape(n, rows, width, block).mean(axis=3)
+    return np.log(pooled + floor)[:, None].astype(np.float32)
 
 
 @functools.lru_cache(maxsize=8)

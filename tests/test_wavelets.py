@@ -16,6 +16,7 @@ from diffad_lib.wavelets import (
     dwt_pyramid,
     icwt_approx,
     inverse_dwt_pyramid,
+    scalogram_image,
     scalogram_scales,
 )
 
@@ -153,3 +154,23 @@ def test_cwt_rejects_bad_input() -> None:
         icwt_approx(np.zeros((3, 10)), np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match="f_min"):
         scalogram_scales(8, sampling_rate=100.0, f_min=40.0, f_max=30.0)
+
+
+def test_scalogram_image_pools_time_blocks_and_finds_the_tone():
+    sr, f0 = 1024, 128.0
+    t = np.arange(300) / sr
+    clips = np.stack([np.sin(2 * np.pi * f0 * t), np.zeros_like(t)])  # (2, 300): a tone and silence
+    img = scalogram_image(clips, width=7, n_scales=16, sampling_rate=sr)
+    assert img.shape == (2, 1, 16, 7) and img.dtype == np.float32
+    mag = cwt_scalogram(clips, n_scales=16, wavelet="cmor1.5-1.0", sampling_rate=sr)
+    np.testing.assert_allclose(img[0, 0, :, 3], np.log(mag[0, :, 126:168].mean(axis=1) + 1e-3), rtol=1e-5)
+    _, freqs = scalogram_scales(16, wavelet="cmor1.5-1.0", sampling_rate=sr)
+    assert abs(freqs[img[0, 0, :, 3].argmax()] / f0 - 1) < 0.25  # the loudest row is the tone's
+    np.testing.assert_allclose(img[1], np.log(1e-3), rtol=1e-5)  # silence sits at the floor
+
+
+def test_scalogram_image_rejects_bad_width():
+    with pytest.raises(ValueError, match="width"):
+        scalogram_image(np.zeros(32), width=33, n_scales=4)
+    with pytest.raises(TypeError, match="width"):
+        scalogram_image(np.zeros(32), width=4.0, n_scales=4)
