@@ -135,9 +135,14 @@ class BaseDetector(BaseEstimator):
             self.__dict__.pop(attr, None)
         arr = self._validate(X, reset=True)
         n_fit = self._n_fit(len(arr))
-        self._fit(arr[:n_fit])
-        self._set_threshold(self._score(arr), n_fit)
+        self._set_threshold(self._fit_score(arr, n_fit), n_fit)
         return self
+
+    def _fit_score(self, X: np.ndarray, n_fit: int) -> np.ndarray:
+        """Fit on ``X[:n_fit]`` and return the scores of all of X; a detector whose fitting already
+        scores the data overrides this to score once."""
+        self._fit(X[:n_fit])
+        return self._score(X)
 
     def _set_threshold(self, scores: np.ndarray, n_fit: int) -> None:
         """``threshold_`` from the held-out scores (all of them without a held-out part)."""

@@ -215,21 +215,26 @@ class PatchDiffusionDetector(MapScorer, DiffusionCore, BaseDetector):
         finally:
             del self._model_template
 
-    def _fit(self, X: np.ndarray) -> None:
-        scaled = self._fit_scaler(X)
+    def _fit_score(self, X: np.ndarray, n_fit: int) -> np.ndarray:
+        """Train on the fitting samples, then reconstruct every sample once: the standardisation
+        statistics come from the fitting part, the returned scores (for the threshold) from all."""
+        self._fit_scaler(X[:n_fit])
+        scaled = self._scale(X)
         device = resolve_device(self.device)
         if self.feature != "encoder":
             self.feature_net_ = build_feature_net(self.feature, **(self.feature_params or {}))
             self.feature_net_.to(device).eval().requires_grad_(False)
         loss_fn = feature_loss(self.feature_net_, float(self.gamma)) if self.gamma > 0 else None
-        self._train(self._model_template, torch.as_tensor(scaled), loss_fn=loss_fn)
+        self._train(self._model_template, torch.as_tensor(scaled[:n_fit]), loss_fn=loss_fn)
         if self.feature == "encoder":
             self.feature_net_ = EncoderFeatures(self.model_).to(device)
         comp = self._components_scaled(scaled)
-        self.recon_stats_ = ScoreStats.fit(comp["recon"])
-        self.feature_stats_ = ScoreStats.fit(comp["feature"])
-        self.recon_pixel_stats_ = ScoreStats.fit(comp["recon_map"].ravel())
-        self.feature_pixel_stats_ = ScoreStats.fit(comp["feature_map"].ravel())
+        fit = slice(0, n_fit)
+        self.recon_stats_ = ScoreStats.fit(comp["recon"][fit])
+        self.feature_stats_ = ScoreStats.fit(comp["feature"][fit])
+        self.recon_pixel_stats_ = ScoreStats.fit(comp["recon_map"][fit].ravel())
+        self.feature_pixel_stats_ = ScoreStats.fit(comp["feature_map"][fit].ravel())
+        return self.scores_from_components(comp)
 
     # -- scoring ------------------------------------------------------------------------------
     @torch.no_grad()
