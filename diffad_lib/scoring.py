@@ -6,6 +6,9 @@ Every score is oriented higher = more anomalous and has one value per time step.
 * :func:`smoothing_kernel`, :func:`smooth` — centred, edge-normalised convolution;
 * :func:`smoothed_distance` — the DiffADT paper's eq. (5): the L1 distance convolved with a
   Hanning / Hamming / Bartlett kernel;
+* :class:`ErrorCalibration`, :func:`calibrated_distance` — per-channel errors standardised by
+  their distribution on normal data (median / MAD) before they are aggregated over channels, so
+  a channel that is always hard to reconstruct cannot drown one that breaks;
 * :class:`ScoreStats`, :func:`mix_scores` — Yi Chen's ``A = λ·recon + (1 − λ)·feature`` with each
   term standardised by statistics of the training scores.
 """
@@ -29,10 +32,16 @@ __all__ = [
     "smoothed_distance",
     "ScoreStats",
     "mix_scores",
+    "ErrorCalibration",
+    "calibrated_distance",
+    "CALIBRATIONS",
+    "AGGREGATES",
     "KERNELS",
 ]
 
 KERNELS: tuple[str, ...] = ("hann", "hamming", "bartlett", "none")
+CALIBRATIONS: tuple[str, ...] = ("robust", "none")
+AGGREGATES: tuple[str, ...] = ("mean", "max")
 
 
 def _pair(x: Any, x_hat: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -251,3 +260,75 @@ def mix_scores(
     recon_stats = recon_stats if recon_stats is not None else ScoreStats.fit(r)
     feature_stats = feature_stats if feature_stats is not None else ScoreStats.fit(f)
     return lam * recon_stats.transform(r) + (1.0 - lam) * feature_stats.transform(f)
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorCalibration:
+    """Per-channel location and scale of reconstruction errors on normal data.
+
+    ``z_{t,c} = (e_{t,c} − center_c) / scale_c`` with the median as centre and the normal-consistent
+    median absolute deviation (1.4826·MAD) as scale: robust to the few large errors a normal series
+    has, so one hard stretch of training data does not set the scale. A channel whose errors hardly
+    vary (MAD below 1e-6 of its median or zero) falls back to its standard deviation, then to 1.
+    """
+
+    center: np.ndarray  # (C,) float64
+    scale: np.ndarray  # (C,) float64, > 0
+
+    @classmethod
+    def fit(cls, errors: Any) -> ErrorCalibration:
+        """Fit on normal errors (n, C) (``pointwise_distance(..., reduce="none")``)."""
+        e = as_float_array(errors, name="errors", ndim=2)
+        center = np.median(e, axis=0)
+        scale = 1.4826 * np.median(np.abs(e - center), axis=0)
+        weak = ~(scale > 1e-6 * np.maximum(np.abs(center), 1e-12))
+        std = e.std(axis=0)
+        scale = np.where(weak, std, scale)
+        scale = np.where(scale > 0, scale, 1.0)
+        return cls(center=center, scale=scale)
+
+    def transform(self, errors: Any) -> np.ndarray:
+        """Standardised errors (n, C) float64."""
+        e = as_float_array(errors, name="errors", ndim=2)
+        if e.shape[1] != self.center.size:
+            raise ValueError(f"errors must have {self.center.size} channels; got shape {e.shape}")
+        return (e - self.center) / self.scale
+
+
+def calibrated_distance(
+    x: Any,
+    x_hat: Any,
+    *,
+    p: Literal[1, 2] = 1,
+    calibration: ErrorCalibration | None = None,
+    aggregate: Literal["mean", "max"] = "mean",
+    kind: Literal["hann", "hamming", "bartlett", "none"] = "none",
+    size: int = 15,
+) -> np.ndarray:
+    """Per-channel errors ``|x − x̂|^p``, standardised by ``calibration``, aggregated, smoothed.
+
+    With ``calibration=None`` and ``aggregate="mean"`` this is :func:`smoothed_distance` (the
+    DiffADT score). Calibrating first puts every channel on the scale of its own normal errors, so
+    the aggregate is not dominated by the channel the model reconstructs worst.
+
+    Parameters
+    ----------
+    x, x_hat : array-like, shape (n, C) or (n,)
+    p : {1, 2}, default 1
+    calibration : ErrorCalibration, optional
+        Fitted on errors of normal (training or held-out) data, never on the data being scored.
+    aggregate : {"mean", "max"}, default "mean"
+        Reduction over channels after calibration ("max": one broken channel is enough).
+    kind, size : smoothing kernel of :func:`smooth` (``"none"``: no smoothing).
+
+    Returns
+    -------
+    ndarray, shape (n,), float64.
+    """
+    check_choice(aggregate, name="aggregate", choices=AGGREGATES)
+    err = pointwise_distance(x, x_hat, p=p, reduce="none")
+    err = err[:, None] if err.ndim == 1 else err
+    if calibration is not None:
+        err = calibration.transform(err)
+    agg = err.mean(axis=1) if aggregate == "mean" else err.max(axis=1)
+    return smooth(agg, kind=kind, size=size)

@@ -18,6 +18,7 @@ lives in the *adapters* (:mod:`~diffad_lib.detectors.series`, :mod:`~diffad_lib.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -33,16 +34,85 @@ from diffad_lib.schedule import NoiseSchedule
 from diffad_lib.train import TrainConfig, TrainResult, seeded_init, train_diffusion
 from diffad_lib.utils import resolve_device
 
-__all__ = ["DiffusionCore"]
+__all__ = ["CORE_PARAMS", "DiffusionCore", "RUN_PARAMS", "detector_init"]
+
+#: Parameters every diffusion detector shares (name -> (default, annotation)), in signature order:
+#: the forward process, reconstruction, and the training budget and optimiser.
+CORE_PARAMS: dict[str, tuple[Any, str]] = {
+    "n_steps": (100, "int"),
+    "schedule": ("linear", 'Literal["linear", "cosine"]'),
+    "beta_start": (1e-4, "float"),
+    "beta_end": (0.02, "float"),
+    "t0": (20, "int"),
+    "sampler": ("ddim", 'Literal["ddpm", "ddim"]'),
+    "sample_steps": (None, "int | None"),
+    "n_samples": (1, "int"),
+    "epochs": (200, "int"),
+    "min_steps": (0, "int"),
+    "max_steps": (None, "int | None"),
+    "patience": (None, "int | None"),
+    "batch_size": (64, "int"),
+    "lr": (1e-3, "float"),
+    "weight_decay": (1e-4, "float"),
+    "warmup_frac": (0.1, "float"),
+    "lr_schedule": ("warmup_cosine", 'Literal["warmup_cosine", "warmup_linear", "constant"]'),
+    "ema_decay": (None, "float | None"),
+}
+
+#: Parameters of every detector's run: threshold rule, held-out fraction, device, seed, progress.
+RUN_PARAMS: dict[str, tuple[Any, str]] = {
+    "threshold": ("three_sigma", "str"),
+    "threshold_params": (None, "dict[str, Any] | None"),
+    "val_fraction": (0.2, "float"),
+    "device": ("auto", "str"),
+    "random_state": (0, "int"),
+    "progress": (False, "bool"),
+}
+
+
+def detector_init(
+    model: str,
+    *,
+    front: Mapping[str, tuple[Any, str]],
+    back: Mapping[str, tuple[Any, str]],
+    overrides: Mapping[str, Any] | None = None,
+) -> Callable[..., None]:
+    """The ``__init__`` of a diffusion detector, built from the shared parameter tables.
+
+    Its signature is ``(model=<model>, *, model_params=None, **front, **CORE_PARAMS, **back,
+    **RUN_PARAMS)`` with the defaults of ``overrides`` replacing the shared ones; it is set as
+    ``__signature__``, which :func:`inspect.signature`, ``help``, IDEs and scikit-learn's
+    ``get_params`` read. Like every scikit-learn ``__init__`` it only stores the arguments;
+    an unknown name raises ``TypeError`` as a written-out signature would.
+    """
+    table: dict[str, tuple[Any, str]] = {"model_params": (None, "dict[str, Any] | None"), **front, **CORE_PARAMS,
+                                         **back, **RUN_PARAMS}
+    for name, default in (overrides or {}).items():
+        if name not in table:
+            raise ValueError(f"overrides names an unknown parameter {name!r}")
+        table[name] = (default, table[name][1])
+    P = inspect.Parameter
+    params = [P("self", P.POSITIONAL_OR_KEYWORD),
+              P("model", P.POSITIONAL_OR_KEYWORD, default=model, annotation="str | nn.Module")]
+    params += [P(name, P.KEYWORD_ONLY, default=d, annotation=a) for name, (d, a) in table.items()]
+    signature = inspect.Signature(params, return_annotation="None")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in bound.arguments.items():
+            if name != "self":
+                setattr(self, name, value)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    return __init__
 
 
 class DiffusionCore:
     """Mixin: diffusion parameters, schedule, denoiser, training and reconstruction.
 
-    The host class defines the parameters ``model``, ``model_params``, ``n_steps``, ``schedule``,
-    ``beta_start``, ``beta_end``, ``t0``, ``sampler``, ``sample_steps``, ``n_samples``,
-    ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``warmup_frac``, ``lr_schedule``,
-    ``ema_decay``, ``device``, ``random_state`` and ``progress``.
+    The host class gets the parameters ``model``, ``model_params``, :data:`CORE_PARAMS` and
+    :data:`RUN_PARAMS` from an ``__init__`` made by :func:`detector_init`.
     """
 
     # -- parameters ---------------------------------------------------------------------------
@@ -64,6 +134,11 @@ class DiffusionCore:
             check_int(self.sample_steps, name="sample_steps", minimum=1)
         check_int(self.n_samples, name="n_samples", minimum=1)
         check_int(self.epochs, name="epochs", minimum=1)
+        check_int(self.min_steps, name="min_steps", minimum=0)
+        if self.max_steps is not None:
+            check_int(self.max_steps, name="max_steps", minimum=1)
+        if self.patience is not None:
+            check_int(self.patience, name="patience", minimum=1)
         check_int(self.batch_size, name="batch_size", minimum=1)
         check_float(self.lr, name="lr", low=0.0, low_open=True)
         check_float(self.weight_decay, name="weight_decay", low=0.0)
@@ -92,11 +167,17 @@ class DiffusionCore:
         conditions: Mapping[str, torch.Tensor] | None = None,
         loss_fn: Callable[..., torch.Tensor] | None = None,
         callback: Callable[[int, nn.Module], None] | None = None,
+        val_data: torch.Tensor | None = None,
+        val_conditions: Mapping[str, torch.Tensor] | None = None,
     ) -> TrainResult:
         """Train ``model`` on windows / samples x (N, C, *S) with the one training loop.
 
-        Sets ``schedule_``, ``model_`` (eval mode), ``train_losses_``, ``train_lrs_`` and
-        ``train_result_``. S4 state-space parameters get their own group (no weight decay).
+        The budget is ``max(epochs · batches per epoch, min_steps)`` optimizer steps, or
+        ``max_steps``. With held-out ``val_data`` (normal windows) the loop measures a validation
+        loss 20 times, ends with the weights of the best one and stops after ``patience``
+        evaluations without improvement. Sets ``schedule_``, ``model_`` (eval mode),
+        ``train_losses_``, ``train_lrs_`` and ``train_result_``. S4 state-space parameters get
+        their own group (no weight decay).
         """
         device = resolve_device(self.device)
         self.schedule_ = NoiseSchedule(self.n_steps, kind=self.schedule, beta_start=self.beta_start,
@@ -107,9 +188,11 @@ class DiffusionCore:
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                              weight_decay=self.weight_decay, warmup_frac=self.warmup_frac,
                              lr_schedule=self.lr_schedule, ema_decay=self.ema_decay, seed=self.random_state,
-                             device=str(device), progress=self.progress)
+                             device=str(device), progress=self.progress, min_steps=self.min_steps,
+                             max_steps=self.max_steps, patience=self.patience if val_data is not None else None)
         result = train_diffusion(model, self.schedule_, x, config=config, conditions=conditions,
-                                 param_groups=groups, callback=callback, loss_fn=loss_fn)
+                                 param_groups=groups, callback=callback, loss_fn=loss_fn,
+                                 val_data=val_data, val_conditions=val_conditions)
         self.model_ = result.model.eval()
         self.train_losses_ = list(result.losses)
         self.train_lrs_ = list(result.lrs)

@@ -70,11 +70,11 @@ class EntityDetector(BaseEstimator):
             raise ValueError(f"{len(X)} entities for a detector with n_entities={det.n_entities}")
         series = [det._validate(x, reset=(i == 0), name=f"X[{i}]") for i, x in enumerate(X)]
         n_fit = [det._n_fit(len(s)) for s in series]
-        det.fit_entities([s[:k] for s, k in zip(series, n_fit, strict=True)], keys=list(range(len(series))))
+        scores = det.fit_entities(series, keys=list(range(len(series))), n_fit=n_fit)
         self.detector_ = det
         self.threshold_, self.decision_scores_, self.labels_ = {}, {}, {}
-        for i, (s, k) in enumerate(zip(series, n_fit, strict=True)):
-            det._set_threshold(det.score_entity(s, i), k)
+        for i, (s, k) in enumerate(zip(scores, n_fit, strict=True)):
+            det._set_threshold(s, k)
             self.threshold_[i], self.decision_scores_[i], self.labels_[i] = (
                 det.threshold_, det.decision_scores_, det.labels_)
         for attr in ("threshold_", "decision_scores_", "labels_"):  # per-entity values live here only

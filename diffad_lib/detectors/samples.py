@@ -28,8 +28,8 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from diffad_lib._validation import check_choice, check_float
-from diffad_lib.detectors.base import BaseDetector, as_samples, store_params
-from diffad_lib.detectors.core import DiffusionCore
+from diffad_lib.detectors.base import BaseDetector, as_samples
+from diffad_lib.detectors.core import DiffusionCore, detector_init
 from diffad_lib.features import EncoderFeatures, build_feature_net, feature_distance
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import ChannelScaler
@@ -151,41 +151,20 @@ class PatchDiffusionDetector(MapScorer, DiffusionCore, BaseDetector):
     decision_scores_ (N,) ; threshold_ ; labels_ (N,) ; train_losses_ ; n_features_in_ ; sample_shape_
     """
 
-    def __init__(
-        self,
-        model: str | nn.Module = "wavelet_unet",
-        *,
-        model_params: dict[str, Any] | None = None,
-        n_steps: int = 100,
-        schedule: Literal["linear", "cosine"] = "linear",
-        beta_start: float = 1e-4,
-        beta_end: float = 0.02,
-        t0: int = 20,
-        sampler: Literal["ddpm", "ddim"] = "ddim",
-        sample_steps: int | None = 5,
-        n_samples: int = 1,
-        epochs: int = 20,
-        batch_size: int = 32,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        warmup_frac: float = 0.1,
-        lr_schedule: Literal["warmup_cosine", "warmup_linear", "constant"] = "warmup_cosine",
-        ema_decay: float | None = None,
-        lam: float = 0.5,
-        gamma: float = 0.0,
-        feature: str | nn.Module = "wavelet",
-        feature_params: dict[str, Any] | None = None,
-        image_score: ImageScore = "max",
-        map_sigma: float = 1.0,
-        scaling: Literal["minmax", "none"] = "minmax",
-        threshold: str = "three_sigma",
-        threshold_params: dict[str, Any] | None = None,
-        val_fraction: float = 0.2,
-        device: str = "auto",
-        random_state: int = 0,
-        progress: bool = False,
-    ) -> None:
-        store_params(self, locals())
+    __init__ = detector_init(
+        "wavelet_unet",
+        front={},
+        back={
+            "lam": (0.5, "float"),
+            "gamma": (0.0, "float"),
+            "feature": ("wavelet", "str | nn.Module"),
+            "feature_params": (None, "dict[str, Any] | None"),
+            "image_score": ("max", 'Literal["mean", "max"]'),
+            "map_sigma": (1.0, "float"),
+            "scaling": ("minmax", 'Literal["minmax", "none"]'),
+        },
+        overrides={"sample_steps": 5, "epochs": 20, "batch_size": 32},
+    )
 
     # -- parameters ---------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -225,7 +204,8 @@ class PatchDiffusionDetector(MapScorer, DiffusionCore, BaseDetector):
             self.feature_net_ = build_feature_net(self.feature, **(self.feature_params or {}))
             self.feature_net_.to(device).eval().requires_grad_(False)
         loss_fn = feature_loss(self.feature_net_, float(self.gamma)) if self.gamma > 0 else None
-        self._train(self._model_template, torch.as_tensor(scaled[:n_fit]), loss_fn=loss_fn)
+        held_out = torch.as_tensor(scaled[n_fit:]) if n_fit < len(scaled) else None
+        self._train(self._model_template, torch.as_tensor(scaled[:n_fit]), loss_fn=loss_fn, val_data=held_out)
         if self.feature == "encoder":
             self.feature_net_ = EncoderFeatures(self.model_).to(device)
         comp = self._components_scaled(scaled)

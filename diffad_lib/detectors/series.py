@@ -1,9 +1,10 @@
 """Series adapter: :class:`DiffusionDetector`, the reconstruction core on time series.
 
 Data path (the book's): scale each channel on training data → windows of length L with hop
-(α·L in DiffADT) → train the denoiser → reconstruct each window from its copy noised t0 steps →
-stitch the windows back onto the time axis → point distance |x − x̂| on the target channels →
-optional smoothing (DiffADT's kernels) → threshold fitted on normal scores only.
+(α·L in DiffADT) → train the denoiser (validation loss on the held-out normal tail) → reconstruct
+each window from its copy noised t0 steps → stitch the windows back onto the time axis → point
+distance |x − x̂| per target channel → each channel standardised by its held-out normal errors →
+mean over channels → smoothing (DiffADT's kernels) → threshold fitted on normal scores only.
 
 Command channels (``cond_channels``) condition the denoiser and are never scored. Several
 entities share one model through :class:`~diffad_lib.detectors.entities.EntityDetector`, which
@@ -12,20 +13,19 @@ calls :meth:`DiffusionDetector.fit_entities`; each entity keeps its own scaler.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
 
 from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.windows import frame, stitch
-from diffad_lib.detectors.base import BaseDetector, store_params
-from diffad_lib.detectors.core import DiffusionCore
+from diffad_lib.detectors.base import BaseDetector
+from diffad_lib.detectors.core import DiffusionCore, detector_init
 from diffad_lib.scaling import SCALINGS, ChannelScaler
-from diffad_lib.scoring import KERNELS, smoothed_distance
+from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, calibrated_distance
 
 __all__ = ["DiffusionDetector"]
 
@@ -41,7 +41,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     model_params : dict, optional
         Config fields of a named model (``in_channels`` and, for ``"mlp"``, ``window`` are
         filled in; for ``"diffwave"`` also ``cond_channels`` and ``n_entities``).
-    window : int, default 64
+    window : int, default 32
         Window length L.
     hop : int, optional
         Step between window starts (α·L in DiffADT); ``None``: ``window // 4``.
@@ -52,19 +52,35 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     sampler : {"ddpm", "ddim"}, default "ddim"; sample_steps : int, optional (DDIM steps; None: all)
     n_samples : int, default 1
         Reconstructions averaged per window (less sampling noise in the score).
-    epochs, batch_size, lr, weight_decay, warmup_frac, lr_schedule, ema_decay :
+    epochs : int, default 200; min_steps : int, default 4000; max_steps : int, optional
+        Training budget in optimizer steps: ``max(epochs · batches per epoch, min_steps)``, so a
+        short series still trains to convergence (4000 steps of batch 64 take well under a
+        minute for the MLP on a CPU), or exactly ``max_steps``.
+    patience : int, optional, default 8
+        With a held-out part (``val_fraction > 0``) the validation loss on its windows is measured
+        20 times; training ends with the best weights, and stops after ``patience`` evaluations
+        without improvement (``None``: never early).
+    batch_size, lr, weight_decay, warmup_frac, lr_schedule, ema_decay :
         Training options (:class:`diffad_lib.train.TrainConfig`).
-    scaling : {"minmax", "robust", "standard", "none"}, default "minmax"
-        Per-channel scaling fitted on the training part (:class:`~diffad_lib.scaling.ChannelScaler`);
-        ``"robust"`` uses quantiles so one extreme training value cannot squash a channel.
+    scaling : {"robust", "minmax", "standard", "none"}, default "robust"
+        Per-channel scaling fitted on the fitting part (:class:`~diffad_lib.scaling.ChannelScaler`):
+        ``"robust"`` maps the 0.1 % and 99.9 % quantiles to ±1, so one extreme training value cannot
+        squash a channel; ``"minmax"`` is the papers' min-max to [−1, 1].
     distance : {1, 2}, default 1
-        L1 or squared-L2 point distance, averaged over the target channels.
-    smoothing : {"none", "hann", "hamming", "bartlett"}, default "none"; smoothing_size : int, default 15
+        L1 or squared-L2 point distance per target channel.
+    calibration : {"robust", "none"}, default "robust"
+        ``"robust"``: each channel's error is standardised by the median and MAD of its errors on
+        held-out normal data (the fitting part without one) before channels are aggregated
+        (:class:`~diffad_lib.scoring.ErrorCalibration`); ``"none"``: raw errors (the paper's score).
+    aggregate : {"mean", "max"}, default "mean"
+        Reduction over channels.
+    smoothing : {"hann", "hamming", "bartlett", "none"}, default "hann"; smoothing_size : int, default 15
         Kernel of the DiffADT smoothed distance and its (odd) length.
     threshold : {"three_sigma", "percentile", "contamination", "pot"}; threshold_params : dict, optional
         Rule fitted on normal scores (:func:`diffad_lib.thresholds.fit_threshold`).
-    val_fraction : float, default 0.0
-        Last fraction of the training series held out (still normal) to fit the threshold.
+    val_fraction : float, default 0.2
+        Last fraction of the training series held out (still normal): validation loss, error
+        calibration and the threshold come from it.
     cond_channels : sequence of int, optional
         Columns of X that condition the denoiser instead of being reconstructed and scored.
     n_entities : int, default 0
@@ -79,50 +95,31 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     ----------
     model_, schedule_ : the trained denoiser and its noise schedule
     scalers_ : dict entity -> ChannelScaler (entity 0 for a single series)
+    calibrations_ : dict entity -> ErrorCalibration or None
     decision_scores_ : (n,) scores of the training series ; threshold_ : float ; labels_ : (n,)
     train_losses_, train_lrs_ : per-epoch loss and learning rate ; n_features_in_ : int
+    train_result_ : :class:`~diffad_lib.train.TrainResult` (per-step and validation curves)
     """
 
     _input = "series"
 
-    def __init__(
-        self,
-        model: str | nn.Module = "mlp",
-        *,
-        model_params: dict[str, Any] | None = None,
-        window: int = 64,
-        hop: int | None = None,
-        n_steps: int = 100,
-        schedule: Literal["linear", "cosine"] = "linear",
-        beta_start: float = 1e-4,
-        beta_end: float = 0.02,
-        t0: int = 20,
-        sampler: Literal["ddpm", "ddim"] = "ddim",
-        sample_steps: int | None = None,
-        n_samples: int = 1,
-        epochs: int = 200,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        warmup_frac: float = 0.1,
-        lr_schedule: Literal["warmup_cosine", "warmup_linear", "constant"] = "warmup_cosine",
-        ema_decay: float | None = None,
-        scaling: Literal["minmax", "robust", "standard", "none"] = "minmax",
-        distance: Literal[1, 2] = 1,
-        smoothing: Literal["none", "hann", "hamming", "bartlett"] = "none",
-        smoothing_size: int = 15,
-        threshold: str = "three_sigma",
-        threshold_params: dict[str, Any] | None = None,
-        val_fraction: float = 0.0,
-        cond_channels: Sequence[int] | None = None,
-        n_entities: int = 0,
-        ssm_lr: float | None = None,
-        device: str = "auto",
-        random_state: int = 0,
-        progress: bool = False,
-        train_callback: Callable[[int, nn.Module], None] | None = None,
-    ) -> None:
-        store_params(self, locals())
+    __init__ = detector_init(
+        "mlp",
+        front={"window": (32, "int"), "hop": (None, "int | None")},
+        back={
+            "scaling": ("robust", 'Literal["minmax", "robust", "standard", "none"]'),
+            "distance": (1, "Literal[1, 2]"),
+            "calibration": ("robust", 'Literal["robust", "none"]'),
+            "aggregate": ("mean", 'Literal["mean", "max"]'),
+            "smoothing": ("hann", 'Literal["none", "hann", "hamming", "bartlett"]'),
+            "smoothing_size": (15, "int"),
+            "cond_channels": (None, "Sequence[int] | None"),
+            "n_entities": (0, "int"),
+            "ssm_lr": (None, "float | None"),
+            "train_callback": (None, "Callable[[int, nn.Module], None] | None"),
+        },
+        overrides={"min_steps": 4000, "patience": 8},
+    )
 
     # -- parameters ---------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -132,6 +129,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             check_int(self.hop, name="hop", minimum=1, maximum=self.window)
         check_choice(self.scaling, name="scaling", choices=SCALINGS)
         check_choice(self.distance, name="distance", choices=(1, 2))
+        check_choice(self.calibration, name="calibration", choices=CALIBRATIONS)
+        check_choice(self.aggregate, name="aggregate", choices=AGGREGATES)
         check_choice(self.smoothing, name="smoothing", choices=KERNELS)
         check_int(self.smoothing_size, name="smoothing_size", minimum=1)
         check_int(self.n_entities, name="n_entities", minimum=0)
@@ -157,39 +156,68 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         return target, cond
 
     # -- fitting ------------------------------------------------------------------------------
-    def _fit(self, X: np.ndarray) -> None:
-        self.fit_entities([X], keys=[0])
+    def _fit_score(self, X: np.ndarray, n_fit: int) -> np.ndarray:
+        return self.fit_entities([X], keys=[0], n_fit=[n_fit])[0]
 
-    def fit_entities(self, series: Sequence[np.ndarray], *, keys: Sequence[int]) -> None:
-        """Train one model on the (validated, (n_i, C)) training series of several entities.
+    def fit_entities(
+        self, series: Sequence[np.ndarray], *, keys: Sequence[int], n_fit: Sequence[int] | None = None
+    ) -> list[np.ndarray]:
+        """Train one model on the (validated, (n_i, C)) normal series of several entities.
 
-        Entity ``keys[i]`` gets its own scaler; with ``n_entities > 0`` the key is the ID the
-        denoiser embeds. Used by ``fit`` (one series, key 0) and by ``EntityDetector``.
+        Entity ``keys[i]`` gets its own scaler and error calibration; with ``n_entities > 0`` the
+        key is the ID the denoiser embeds. The first ``n_fit[i]`` steps of series i are fitted
+        on (all of it when ``n_fit`` is None); the rest, held-out normal data, gives the
+        validation loss (best weights, early stopping) and the per-channel error calibration.
+        Every series is reconstructed once, and its scores (n_i,) are returned for the threshold.
+        Used by ``fit`` (one series, key 0) and by ``EntityDetector``.
         """
+        n_fit = [len(s) for s in series] if n_fit is None else list(n_fit)
         target, cond = self._channels(series[0].shape[1])
         if self.n_entities and any(not 0 <= k < self.n_entities for k in keys):
             raise ValueError(f"entity IDs must lie in [0, n_entities={self.n_entities}); got {list(keys)}")
         self.scalers_: dict[int, ChannelScaler] = {}
-        windows, conds, ents = [], [], []
-        for key, arr in zip(keys, series, strict=True):
-            self.scalers_[key] = ChannelScaler(self.scaling).fit(arr)
-            w = frame(self.scalers_[key].transform(arr), self.window, self._hop)  # (W, C, L)
-            windows.append(w[:, target])
-            conds.append(w[:, cond])
-            ents.append(np.full(len(w), key))
+        scaled = {}
+        parts: dict[str, list[tuple[np.ndarray, int]]] = {"fit": [], "val": []}
+        for key, arr, k in zip(keys, series, n_fit, strict=True):
+            self.scalers_[key] = ChannelScaler(self.scaling).fit(arr[:k])
+            scaled[key] = self.scalers_[key].transform(arr)
+            parts["fit"].append((frame(scaled[key][:k], self.window, self._hop), key))
+            if len(arr) - k >= self.window:
+                parts["val"].append((frame(scaled[key][k:], self.window, self._hop), key))
         defaults: dict[str, Any] = {"in_channels": len(target)}
         if self.model == "mlp":
             defaults["window"] = self.window
         if self.model == "diffwave":
             defaults.update(cond_channels=len(cond), n_entities=self.n_entities)
-        model = self._build_denoiser(defaults)
+        x, conditions = self._batch(parts["fit"], target, cond)
+        val_x, val_conditions = self._batch(parts["val"], target, cond) if parts["val"] else (None, None)
+        self._train(self._build_denoiser(defaults), x, conditions=conditions, callback=self.train_callback,
+                    val_data=val_x, val_conditions=val_conditions)
+        self.calibrations_: dict[int, ErrorCalibration | None] = {}
+        scores = []
+        for key, k in zip(keys, n_fit, strict=True):
+            x_hat = self._reconstruct_scaled(scaled[key], key)
+            x_t = scaled[key][:, target]
+            normal = slice(k, None) if len(x_t) - k >= self.window else slice(0, k)
+            self.calibrations_[key] = None
+            if self.calibration == "robust":
+                errors = np.abs(x_t[normal] - x_hat[normal]) ** self.distance
+                self.calibrations_[key] = ErrorCalibration.fit(errors)
+            scores.append(self._score_scaled(x_t, x_hat, key))
+        return scores
+
+    def _batch(
+        self, framed: list[tuple[np.ndarray, int]], target: list[int], cond: list[int]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Windows (W, C, L) of several entities -> target windows and their conditions as tensors."""
+        windows = np.concatenate([w[:, target] for w, _ in framed])
         conditions: dict[str, torch.Tensor] = {}
         if cond:
-            conditions["cond"] = torch.as_tensor(np.concatenate(conds), dtype=torch.float32)
+            conditions["cond"] = torch.as_tensor(np.concatenate([w[:, cond] for w, _ in framed]), dtype=torch.float32)
         if self.n_entities:
-            conditions["entity"] = torch.as_tensor(np.concatenate(ents), dtype=torch.long)
-        x = torch.as_tensor(np.concatenate(windows), dtype=torch.float32)  # (W, C_target, L)
-        self._train(model, x, conditions=conditions, callback=self.train_callback)
+            ents = np.concatenate([np.full(len(w), key) for w, key in framed])
+            conditions["entity"] = torch.as_tensor(ents, dtype=torch.long)
+        return torch.as_tensor(windows, dtype=torch.float32), conditions
 
     # -- scoring ------------------------------------------------------------------------------
     def _scaler(self, entity: int) -> ChannelScaler:
@@ -217,15 +245,17 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             out[rows] = x_hat.double().cpu().numpy()
         return stitch(out, len(scaled), self._hop)  # (n, n_target)
 
-    def _score_scaled(self, x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
-        """Point distance over the target channels (n, n_target) -> (n,), then optional smoothing."""
-        return smoothed_distance(x, x_hat, p=self.distance, kind=self.smoothing, size=self.smoothing_size)
+    def _score_scaled(self, x: np.ndarray, x_hat: np.ndarray, entity: int) -> np.ndarray:
+        """Per-channel distance on the target channels (n, n_target), calibrated with the
+        entity's normal errors, aggregated over channels, optionally smoothed -> (n,)."""
+        return calibrated_distance(x, x_hat, p=self.distance, calibration=self.calibrations_[entity],
+                                   aggregate=self.aggregate, kind=self.smoothing, size=self.smoothing_size)
 
     def score_entity(self, X: np.ndarray, entity: int) -> np.ndarray:
         """Scores of a validated series (n, C) of a fitted entity: (n,) float64."""
         scaled = self._scaler(entity).transform(X)
         target, _ = self._channels(X.shape[1])
-        return self._score_scaled(scaled[:, target], self._reconstruct_scaled(scaled, entity))
+        return self._score_scaled(scaled[:, target], self._reconstruct_scaled(scaled, entity), entity)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self.score_entity(X, 0)
@@ -255,4 +285,4 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             raise ValueError(f"x_hat must have the shape of X {arr.shape}; got {rec.shape}")
         target, _ = self._channels(arr.shape[1])
         scaler = self._scaler(entity)
-        return self._score_scaled(scaler.transform(arr)[:, target], scaler.transform(rec)[:, target])
+        return self._score_scaled(scaler.transform(arr)[:, target], scaler.transform(rec)[:, target], entity)
