@@ -55,6 +55,7 @@ __all__ = [
     "PCADetector",
     "RandomScore",
     "WindowBaseline",
+    "ZScoreDetector",
 ]
 
 Reduce = Literal["mean", "max"]
@@ -167,6 +168,29 @@ class IsolationForestDetector(WindowBaseline):
 
     def _score_windows(self, feats: np.ndarray) -> np.ndarray:
         return -self.model_.score_samples(feats)
+
+
+class ZScoreDetector(WindowBaseline):
+    """Per-point z-score: the largest ``|x − mean| / std`` over channels (and over the window).
+
+    The simplest detector of value anomalies; it knows nothing of shape, frequency or the relation
+    between channels, which is what the other methods must add to be worth their cost.
+
+    Parameters
+    ----------
+    window : int, default 1 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
+    threshold, threshold_params, val_fraction : as every detector.
+    """
+
+    def __init__(self, *, window: int = 1, hop: int = 1, reduce: Reduce = "mean", threshold: str = "three_sigma",
+                 threshold_params: dict[str, Any] | None = None, val_fraction: float = 0.0) -> None:
+        store_params(self, locals())
+
+    def _fit_windows(self, feats: np.ndarray) -> None:
+        pass  # the standardisation fitted by WindowBaseline is the whole model
+
+    def _score_windows(self, feats: np.ndarray) -> np.ndarray:
+        return np.abs(feats).max(axis=1)
 
 
 class PCADetector(WindowBaseline):

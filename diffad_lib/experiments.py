@@ -80,6 +80,7 @@ METHODS: dict[str, Method] = {
     "diffusion": Method("diffusion (MLP)", DiffusionDetector, "series", "diffusion"),
     "diffadt": Method("DiffADT", DiffusionDetector, "series", "diffusion", {"model": "diffwave"}),
     "patch_diffusion": Method("wavelet diffusion U-Net", PatchDiffusionDetector, "samples", "diffusion"),
+    "zscore": Method("z-score", baselines.ZScoreDetector, "series", "baseline"),
     "iforest": Method("Isolation Forest", baselines.IsolationForestDetector, "series", "baseline"),
     "pca": Method("PCA", baselines.PCADetector, "series", "baseline"),
     "kmeans": Method("k-means", baselines.KMeansDetector, "series", "baseline"),
@@ -204,6 +205,7 @@ def diffusion_detector(
     for key in ("model", "model_params", "cond_channels", "n_entities"):
         if key in detector_params:
             raise ValueError(f"{key!r} is set by diffusion_detector; got it in detector_params")
+    detector_params.setdefault("smoothing", "none")  # run_entities keeps raw scores; evaluation smooths
     return make_detector("diffadt", model_params=params or None, cond_channels=cond or None,
                          n_entities=len(entities) if entity_embedding else 0, **detector_params)
 
@@ -274,8 +276,12 @@ def run_entities(method: str | BaseDetector, entities: Sequence[Entity], *, keep
     ``method`` is a registry name (built with ``params``) or an unfitted detector (e.g. from
     :func:`diffusion_detector`). A diffusion detector trains one model over all entities; any
     other detector is fitted per entity. Raw scores are kept, so a diffusion detector must use
-    ``smoothing="none"`` (smoothing is applied at evaluation, :func:`evaluate_entities`).
+    ``smoothing="none"`` (smoothing is applied at evaluation, :func:`evaluate_entities`); a
+    registry name is built with it unless ``params`` say otherwise (which raises).
     """
+    if isinstance(method, str) and method in METHODS:
+        if "smoothing" in inspect.signature(METHODS[method].factory).parameters:
+            params.setdefault("smoothing", "none")
     det = make_detector(method, **params) if isinstance(method, str) else method
     if params and not isinstance(method, str):
         raise ValueError("params are for a registry name; configure a detector instance before passing it")

@@ -9,7 +9,7 @@ from diffad_lib.data.telemetry import Entity
 from diffad_lib.scoring import smooth
 from diffad_lib.thresholds import three_sigma
 
-TINY = dict(window=32, hop=16, n_steps=50, t0=10, sampler="ddim", sample_steps=5, epochs=25, batch_size=16,
+TINY = dict(window=32, hop=16, n_steps=50, t0=10, sampler="ddim", sample_steps=5, epochs=50, batch_size=16,
             lr=3e-3, warmup_frac=0.1, random_state=0,
             )
 MODEL = {"residual_channels": 8, "n_layers": 2, "s4_state": 4, "dilation_cycle": 2}

@@ -47,8 +47,8 @@ CORE_PARAMS: dict[str, tuple[Any, str]] = {
     "sampler": ("ddim", 'Literal["ddpm", "ddim"]'),
     "sample_steps": (None, "int | None"),
     "n_samples": (1, "int"),
-    "epochs": (200, "int"),
-    "min_steps": (0, "int"),
+    "epochs": (None, "int | None"),
+    "min_steps": (4000, "int"),
     "max_steps": (None, "int | None"),
     "patience": (None, "int | None"),
     "batch_size": (64, "int"),
@@ -133,7 +133,8 @@ class DiffusionCore:
                 raise ValueError("sample_steps applies to sampler='ddim' only; pass sample_steps=None with 'ddpm'")
             check_int(self.sample_steps, name="sample_steps", minimum=1)
         check_int(self.n_samples, name="n_samples", minimum=1)
-        check_int(self.epochs, name="epochs", minimum=1)
+        if self.epochs is not None:
+            check_int(self.epochs, name="epochs", minimum=1)
         check_int(self.min_steps, name="min_steps", minimum=0)
         if self.max_steps is not None:
             check_int(self.max_steps, name="max_steps", minimum=1)
@@ -172,8 +173,10 @@ class DiffusionCore:
     ) -> TrainResult:
         """Train ``model`` on windows / samples x (N, C, *S) with the one training loop.
 
-        The budget is ``max(epochs · batches per epoch, min_steps)`` optimizer steps, or
-        ``max_steps``. With held-out ``val_data`` (normal windows) the loop measures a validation
+        The budget is ``epochs`` passes over x; with ``epochs=None`` (the default) it is
+        ``max(min_steps, 20 epochs)`` optimizer steps, so small data still trains to convergence
+        and large data gets 20 passes; ``max_steps`` overrides both.
+        With held-out ``val_data`` (normal windows) the loop measures a validation
         loss 20 times, ends with the weights of the best one and stops after ``patience``
         evaluations without improvement. Sets ``schedule_``, ``model_`` (eval mode),
         ``train_losses_``, ``train_lrs_`` and ``train_result_``. S4 state-space parameters get
@@ -185,11 +188,12 @@ class DiffusionCore:
         groups = None
         if any(isinstance(m, S4DKernel) for m in model.modules()):
             groups = param_groups(model, weight_decay=self.weight_decay, lr_ssm=getattr(self, "ssm_lr", None))
-        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+        budget = {"epochs": 20, "min_steps": self.min_steps} if self.epochs is None else {"epochs": self.epochs}
+        config = TrainConfig(**budget, batch_size=self.batch_size, lr=self.lr,
                              weight_decay=self.weight_decay, warmup_frac=self.warmup_frac,
                              lr_schedule=self.lr_schedule, ema_decay=self.ema_decay, seed=self.random_state,
-                             device=str(device), progress=self.progress, min_steps=self.min_steps,
-                             max_steps=self.max_steps, patience=self.patience if val_data is not None else None)
+                             device=str(device), progress=self.progress, max_steps=self.max_steps,
+                             patience=self.patience if val_data is not None else None)
         result = train_diffusion(model, self.schedule_, x, config=config, conditions=conditions,
                                  param_groups=groups, callback=callback, loss_fn=loss_fn,
                                  val_data=val_data, val_conditions=val_conditions)

@@ -52,10 +52,11 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     sampler : {"ddpm", "ddim"}, default "ddim"; sample_steps : int, optional (DDIM steps; None: all)
     n_samples : int, default 1
         Reconstructions averaged per window (less sampling noise in the score).
-    epochs : int, default 200; min_steps : int, default 4000; max_steps : int, optional
-        Training budget in optimizer steps: ``max(epochs · batches per epoch, min_steps)``, so a
-        short series still trains to convergence (4000 steps of batch 64 take well under a
-        minute for the MLP on a CPU), or exactly ``max_steps``.
+    epochs : int, optional; min_steps : int, default 4000; max_steps : int, optional
+        Training budget. ``epochs=None`` (default): ``max(min_steps, 20 epochs)`` optimizer
+        steps, so a short series still trains to convergence (4000 steps of batch 64 take well
+        under a minute for the MLP on a CPU) and a long one sees its windows 20 times; an int:
+        that many passes over the windows; ``max_steps``: exactly that many steps.
     patience : int, optional, default 8
         With a held-out part (``val_fraction > 0``) the validation loss on its windows is measured
         20 times; training ends with the best weights, and stops after ``patience`` evaluations
@@ -118,7 +119,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             "ssm_lr": (None, "float | None"),
             "train_callback": (None, "Callable[[int, nn.Module], None] | None"),
         },
-        overrides={"min_steps": 4000, "patience": 8},
+        overrides={"patience": 8},
     )
 
     # -- parameters ---------------------------------------------------------------------------
