@@ -11,7 +11,7 @@ endif
 export MPLBACKEND ?= Agg
 PROFILE ?= default
 
-.PHONY: install data test lint book chapter bench clean
+.PHONY: install data test lint book chapter bench leaderboard clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ chapter: install data
 # On a GPU: $(BIN)/python benchmarks/bench_diffusion.py --config paper --device cuda
 bench: install
 	$(BIN)/python benchmarks/bench_diffusion.py --config cpu
+
+# Every series method on SMAP, MSL, SMD, NAB and UCR at $(PROFILE); writes results/leaderboard_$(PROFILE).json.
+leaderboard: install data
+	$(BIN)/diffad leaderboard --profile $(PROFILE) --jobs $(or $(JOBS),$(shell nproc 2>/dev/null || echo 1))
 
 clean:
 	rm -rf _build book/chapters .pytest_cache

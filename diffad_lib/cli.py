@@ -63,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     params = sub.add_parser("params", help="list a chapter's parameters, defaults and profiles")
     params.add_argument("chapter")
 
+    board = sub.add_parser("leaderboard", help="every series method on SMAP, MSL, SMD, NAB and UCR; writes JSON")
+    board.add_argument("--profile", default="default", help="smoke, default or full (default: default)")
+    board.add_argument("--datasets", nargs="*", default=None, help="subset of SMAP MSL SMD NAB UCR (default: all)")
+    board.add_argument("--methods", nargs="*", default=None, help="registry names (default: every series method)")
+    board.add_argument("--jobs", "-j", type=_positive_int, default=1, help="series scored at a time (default 1)")
+    board.add_argument("--output", "-o", default=None,
+                       help="JSON file (default: results/leaderboard_<profile>.json in the repository)")
+
     data = sub.add_parser("data", help="datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     prep = data_sub.add_parser("prepare", help="verify and unpack datasets from a mirror or the upstream sources")
@@ -87,6 +95,13 @@ def _run(args: argparse.Namespace) -> None:
             print(f"  {name} = {default}")
         for profile, values in runner.load_profiles().get(source.stem, {}).items():
             print(f"profile {profile}: {values}")
+    elif args.command == "leaderboard":
+        from diffad_lib.leaderboard import DATASETS, run_leaderboard
+
+        output = args.output or runner.repo_root() / "results" / f"leaderboard_{args.profile}.json"
+        doc = run_leaderboard(profile=args.profile, datasets=args.datasets or DATASETS, methods=args.methods,
+                              jobs=args.jobs, output=output)
+        print(f"leaderboard ({doc['meta']['seconds']} s) written to {output}")
     elif args.command == "data":
         from diffad_lib.data import prepare
 

@@ -1,0 +1,317 @@
+"""The detection leaderboard: every registered series method on every dataset, one protocol.
+
+``diffad leaderboard --profile smoke|default|full`` (or :func:`run_leaderboard`) fits each method
+of the registry that scores series on the series of SMAP, MSL, SMD (real spacecraft and server
+telemetry), NAB and the UCR Anomaly Archive, and writes ``results/leaderboard_<profile>.json``.
+
+The protocol, the same for every method
+---------------------------------------
+* **Data each method sees.** Only the measured channels: the telemetry channel of SMAP/MSL (the
+  one-hot command channels are given to *no* method, so no method can win by what it is shown),
+  every SMD metric, the single NAB/UCR value. Series are used as published (no rescaling here;
+  each method scales on its own training data).
+* **Fitting.** On the training split (SMAP/MSL/SMD), NAB's probationary period (the first 15 %,
+  which NAB does not score), or the UCR training prefix: normal data only.
+* **Scores.** Each method's raw per-step score (diffusion detectors with their own smoothing
+  switched off), then the *same* smoothing for everyone: a Hann kernel of 15 steps.
+* **Threshold.** Three sigma on the smoothed scores of the held-out last 20 % of the fitting data
+  (every method holds the same fifth out); test labels are never used for fitting anything.
+* **Metrics.** VUS-PR, PR-AUC and ROC-AUC (threshold-free), point-wise F1 and point-adjusted F1
+  at that threshold (:func:`diffad_lib.metrics.evaluate`); means over the series of a dataset.
+
+Profiles (:data:`PROFILES`) choose how many series, how long, and the diffusion budgets; the
+``default`` profile fits a 2-core CPU in about half an hour, ``full`` runs everything on a GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diffad_lib import metrics
+from diffad_lib._validation import check_choice, check_int
+from diffad_lib.data.telemetry import Entity
+
+__all__ = ["DATASETS", "METRICS", "PROFILES", "leaderboard_table", "load_problems", "run_leaderboard",
+           "score_problem"]
+
+DATASETS: tuple[str, ...] = ("SMAP", "MSL", "SMD", "NAB", "UCR")
+METRICS: tuple[str, ...] = ("vus_pr", "pr_auc", "roc_auc", "f1", "f1_pa")
+SMOOTHING = ("hann", 15)  # the one smoothing kernel applied to every method's scores
+VAL_FRACTION = 0.2  # the held-out fifth of the fitting data every threshold comes from
+
+_SMALL_DIFFWAVE = {"residual_channels": 16, "n_layers": 4, "s4_state": 16, "dilation_cycle": 4}
+
+#: Per profile: series per dataset (0: all), longest training / test split kept (0: whole), and
+#: parameters per method (registry defaults otherwise).
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "n_series": 1, "max_train": 600, "max_test": 800,
+        "params": {
+            "diffusion": {"max_steps": 40, "n_steps": 50, "t0": 10, "sample_steps": 4,
+                          "model_params": {"hidden": 32, "n_layers": 2}},
+            "diffadt": {"max_steps": 10, "n_steps": 50, "t0": 10, "sample_steps": 2,
+                        "model_params": {"residual_channels": 4, "n_layers": 2, "s4_state": 4,
+                                         "dilation_cycle": 2}},
+            "autoencoder": {"epochs": 2}, "ocsvm": {}, "kpca": {"n_components": 4},
+        },
+    },
+    "default": {
+        "n_series": {"SMAP": 4, "MSL": 4, "SMD": 3, "NAB": 5, "UCR": 4}, "max_train": 3000, "max_test": 5000,
+        "params": {
+            "diffadt": {"max_steps": 1000, "sample_steps": 5, "model_params": _SMALL_DIFFWAVE},
+        },
+    },
+    "full": {
+        "n_series": 0, "max_train": 0, "max_test": 0,
+        "params": {
+            "diffusion": {"device": "auto"},
+            "diffadt": {"sample_steps": 10, "device": "auto",
+                        "model_params": {"residual_channels": 64, "n_layers": 8, "s4_state": 32,
+                                         "dilation_cycle": 4}},
+        },
+    },
+}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _spread(names: Sequence[str], n: int) -> list[str]:
+    """``n`` names evenly spread over the sorted list (all of them for n = 0 or n >= len)."""
+    if n == 0 or n >= len(names):
+        return list(names)
+    idx = np.unique(np.round(np.linspace(0, len(names) - 1, n)).astype(int))
+    return [names[i] for i in idx]
+
+
+def _univariate(dataset: str, name: str, train: np.ndarray, test: np.ndarray, labels: np.ndarray) -> Entity:
+    return Entity(name=name, dataset=dataset, train=train[:, None].astype(np.float32),
+                  test=test[:, None].astype(np.float32), labels=labels.astype(np.int8),
+                  telemetry_channels=(0,), command_channels=(), entity_id=0)
+
+
+def load_problems(dataset: str, *, n_series: int = 0, max_train: int = 0, max_test: int = 0) -> list[Entity]:
+    """The series of ``dataset`` the leaderboard scores, as :class:`Entity` objects with only the
+    measured channels, cut by :func:`~diffad_lib.experiments.truncate_entity` (the test window keeps
+    the first labelled segment). Series without a labelled step in the scored part are skipped.
+    """
+    from diffad_lib.data.nab import list_nab, load_nab
+    from diffad_lib.data.telemetry import list_entities, load_telemetry
+    from diffad_lib.data.ucr import list_ucr, load_ucr
+    from diffad_lib.experiments import truncate_entity
+
+    check_choice(dataset, name="dataset", choices=DATASETS)
+    check_int(n_series, name="n_series", minimum=0)
+    problems: list[Entity] = []
+    if dataset in ("SMAP", "MSL", "SMD"):
+        names = _spread(list_entities(dataset), n_series)
+        for ent in load_telemetry(dataset, entities=names):
+            keep = list(ent.telemetry_channels)
+            problems.append(dataclasses.replace(ent, train=ent.train[:, keep], test=ent.test[:, keep],
+                                                telemetry_channels=tuple(range(len(keep))), command_channels=()))
+    elif dataset == "NAB":
+        candidates = []
+        for name in list_nab():
+            s = load_nab(name)
+            if s.labels[s.probation:].any():
+                candidates.append(s)
+        for s in [c for c in candidates if c.name in set(_spread([c.name for c in candidates], n_series))]:
+            p = s.probation
+            problems.append(_univariate("NAB", s.name, s.values[:p], s.values[p:], s.labels[p:]))
+    else:
+        for name in _spread(list_ucr(), n_series):
+            s = load_ucr(name)
+            problems.append(_univariate("UCR", s.name, s.values[: s.train_end], s.values[s.train_end:],
+                                        s.labels[s.train_end:]))
+    out = []
+    for ent in problems:
+        if max_train and len(ent.train) > max_train:  # keep the training steps nearest the test split
+            ent = dataclasses.replace(ent, train=ent.train[-max_train:])
+        ent = truncate_entity(ent, max_test_length=max_test)
+        if ent.labels.any():
+            out.append(ent)
+    return out
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_problem(problem: Entity, methods: Sequence[str], params: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Fit and evaluate every method on one series with the leaderboard protocol.
+
+    Returns ``{method: {metric: value, ..., "fit_seconds": s}}`` (metrics of :data:`METRICS`).
+    """
+    import torch
+
+    from diffad_lib.experiments import make_detector
+    from diffad_lib.scoring import smooth
+    from diffad_lib.thresholds import fit_threshold
+
+    torch.set_num_threads(1)
+    out: dict[str, Any] = {}
+    kind, size = SMOOTHING
+    for name in methods:
+        p = dict(params.get(name, {}))
+        det = make_detector(name, **p)
+        extra = {"val_fraction": VAL_FRACTION}
+        if "smoothing" in det.get_params():
+            extra["smoothing"] = "none"  # the leaderboard smooths every method's scores the same way
+        det.set_params(**extra)
+        start = time.perf_counter()
+        det.fit(problem.train)
+        fit_seconds = time.perf_counter() - start
+        train_scores = smooth(det.decision_scores_, kind=kind, size=size)
+        test_scores = smooth(det.decision_function(problem.test), kind=kind, size=size)
+        n_fit = det._n_fit(len(problem.train))
+        threshold = float(fit_threshold(train_scores[n_fit:], method="three_sigma"))
+        result = metrics.evaluate(problem.labels, test_scores, threshold)
+        out[name] = {**{m: float(result[m]) for m in METRICS}, "fit_seconds": round(fit_seconds, 2)}
+    return out
+
+
+def _task(problem: Entity, methods: Sequence[str], params: dict[str, dict[str, Any]]) -> tuple[str, str, dict]:
+    return problem.dataset, problem.name, score_problem(problem, methods, params)
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(0)}"
+    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def run_leaderboard(
+    *,
+    profile: str = "default",
+    datasets: Sequence[str] = DATASETS,
+    methods: Sequence[str] | None = None,
+    jobs: int = 1,
+    output: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the leaderboard and return (and, with ``output``, write atomically) its JSON document.
+
+    Parameters
+    ----------
+    profile : {"smoke", "default", "full"}
+    datasets : subset of :data:`DATASETS`
+    methods : registry names, default every method that scores series
+    jobs : int, default 1
+        Series scored at a time, each in its own process (torch on one thread in each).
+    output : path, optional
+    progress : bool, default True
+        A progress bar over series.
+
+    Returns
+    -------
+    dict
+        ``{"meta": {...}, "datasets": {D: {M: {metric: mean, "n_series": k}}},
+        "series": {D: {series: {M: {metric: value, "fit_seconds": s}}}}}``
+    """
+    from diffad_lib.experiments import method_names
+
+    check_choice(profile, name="profile", choices=tuple(PROFILES))
+    check_int(jobs, name="jobs", minimum=1)
+    bad = [d for d in datasets if d not in DATASETS]
+    if bad or not datasets:
+        raise ValueError(f"datasets must be a non-empty subset of {DATASETS}; got {list(datasets)}")
+    valid = method_names(input="series")
+    methods = list(valid if methods is None else methods)
+    unknown = [m for m in methods if m not in valid]
+    if unknown or not methods:
+        raise ValueError(f"methods must be a non-empty subset of {valid}; got {methods}")
+    cfg = PROFILES[profile]
+    params = cfg["params"]
+    start = time.perf_counter()
+    problems: list[Entity] = []
+    for d in datasets:
+        n = cfg["n_series"][d] if isinstance(cfg["n_series"], dict) else cfg["n_series"]
+        problems += load_problems(d, n_series=n, max_train=cfg["max_train"], max_test=cfg["max_test"])
+    series: dict[str, dict[str, Any]] = {d: {} for d in datasets}
+    bar = _bar(len(problems), progress)
+    if jobs == 1:
+        for prob in problems:
+            series[prob.dataset][prob.name] = score_problem(prob, methods, params)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_task, prob, methods, params) for prob in problems]
+            for fut in as_completed(futures):
+                d, name, result = fut.result()
+                series[d][name] = result
+                bar.update()
+    bar.close()
+    doc = {
+        "meta": {"commit": _commit(), "command": f"diffad leaderboard --profile {profile}",
+                 "device": _device(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                 "profile": profile, "seconds": round(time.perf_counter() - start, 1), "jobs": jobs,
+                 "smoothing": f"{SMOOTHING[0]} {SMOOTHING[1]}", "threshold": "three_sigma",
+                 "val_fraction": VAL_FRACTION, "max_train": cfg["max_train"], "max_test": cfg["max_test"],
+                 "params": params, "python": sys.version.split()[0]},
+        "datasets": {d: _means(series[d], methods) for d in datasets},
+        "series": {d: {k: series[d][k] for k in sorted(series[d])} for d in datasets},
+    }
+    if output is not None:
+        from diffad_lib.report import atomic_write_text
+
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(output, json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    return doc
+
+
+def _bar(total: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="leaderboard series", disable=not enabled)
+
+
+def _means(per_series: dict[str, dict[str, dict[str, float]]], methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for m in methods:
+        rows = [r[m] for r in per_series.values() if m in r]
+        if rows:
+            out[m] = {k: float(np.mean([r[k] for r in rows])) for k in METRICS} | {"n_series": len(rows)}
+    return out
+
+
+# --------------------------------------------------------------------------- display
+
+
+def leaderboard_table(doc: dict[str, Any], *, metric: str = "vus_pr") -> Any:
+    """Mean ``metric`` per dataset (columns) and method (rows, display names), plus the mean rank.
+
+    Returns a pandas DataFrame; the method with the best mean of a dataset has rank 1.
+    """
+    import pandas as pd
+
+    from diffad_lib.experiments import display_name
+
+    check_choice(metric, name="metric", choices=METRICS)
+    data = {d: {m: v[metric] for m, v in methods.items()} for d, methods in doc["datasets"].items()}
+    table = pd.DataFrame(data)
+    table["mean rank"] = table.rank(ascending=False).mean(axis=1)
+    table.index = [display_name(m) for m in table.index]
+    return table.sort_values("mean rank")
