@@ -152,7 +152,8 @@ def load_problems(dataset: str, *, n_series: int = 0, max_train: int = 0, max_te
 def score_problem(problem: Entity, methods: Sequence[str], params: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Fit and evaluate every method on one series with the leaderboard protocol.
 
-    Returns ``{method: {metric: value, ..., "fit_seconds": s}}`` (metrics of :data:`METRICS`).
+    Returns ``{method: {metric: value, ..., "threshold": t, "fit_seconds": s}}`` (metrics of
+    :data:`METRICS`; ``t`` from the smoothed held-out training scores).
     """
     import torch
 
@@ -178,7 +179,8 @@ def score_problem(problem: Entity, methods: Sequence[str], params: dict[str, dic
         n_fit = det._n_fit(len(problem.train))
         threshold = float(fit_threshold(train_scores[n_fit:], method="three_sigma"))
         result = metrics.evaluate(problem.labels, test_scores, threshold)
-        out[name] = {**{m: float(result[m]) for m in METRICS}, "fit_seconds": round(fit_seconds, 2)}
+        out[name] = {**{m: float(result[m]) for m in METRICS}, "threshold": threshold,
+                     "fit_seconds": round(fit_seconds, 2)}
     return out
 
 

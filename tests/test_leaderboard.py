@@ -1,0 +1,78 @@
+"""The leaderboard machinery at the smoke profile (the same code `make leaderboard` runs)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from diffad_lib import leaderboard as lb
+from diffad_lib.cli import main
+from diffad_lib.data.telemetry import Entity
+from diffad_lib.experiments import method_names
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lb") / "leaderboard_smoke.json"
+    doc = lb.run_leaderboard(profile="smoke", output=out, progress=False)
+    return doc, out
+
+
+def test_smoke_leaderboard_writes_the_documented_schema(smoke):
+    doc, out = smoke
+    assert json.loads(out.read_text()) == json.loads(json.dumps(doc))
+    assert set(doc["meta"]) >= {"commit", "command", "device", "date", "profile"}
+    assert doc["meta"]["profile"] == "smoke"
+    assert list(doc["datasets"]) == list(lb.DATASETS)
+    for dataset, methods in doc["datasets"].items():
+        assert set(methods) == set(method_names(input="series")), dataset
+        for values in methods.values():
+            assert set(values) == {*lb.METRICS, "n_series"}
+            assert values["n_series"] == len(doc["series"][dataset]) >= 1
+            assert all(0.0 <= values[m] <= 1.0 for m in lb.METRICS)
+    # dataset means are the means of the per-series values
+    first = next(iter(doc["series"]["NAB"].values()))
+    if len(doc["series"]["NAB"]) == 1:
+        assert doc["datasets"]["NAB"]["zscore"]["vus_pr"] == pytest.approx(first["zscore"]["vus_pr"])
+
+
+def test_table_ranks_methods(smoke):
+    doc, _ = smoke
+    table = lb.leaderboard_table(doc, metric="pr_auc")
+    assert list(table.columns) == [*lb.DATASETS, "mean rank"]
+    assert "random score" in table.index
+    assert table["mean rank"].is_monotonic_increasing
+    with pytest.raises(ValueError, match="metric"):
+        lb.leaderboard_table(doc, metric="accuracy")
+
+
+def _toy(seed, n_train=400, n_test=300):
+    rng = np.random.default_rng(seed)
+    x = np.sin(np.arange(n_train + n_test) / 5)[:, None] + 0.05 * rng.standard_normal((n_train + n_test, 1))
+    labels = np.zeros(n_test, dtype=np.int8)
+    x[n_train + 150 : n_train + 160] += 3.0
+    labels[150:160] = 1
+    return Entity(name="toy", dataset="NAB", train=x[:n_train].astype(np.float32),
+                  test=x[n_train:].astype(np.float32), labels=labels, telemetry_channels=(0,),
+                  command_channels=(), entity_id=0)
+
+
+def test_thresholds_never_see_test_labels():
+    ent = _toy(0)
+    flipped = Entity(**{**ent.__dict__, "labels": 1 - ent.labels})
+    a = lb.score_problem(ent, ["zscore", "random"], {})
+    b = lb.score_problem(flipped, ["zscore", "random"], {})
+    # the labels change every metric but not the threshold, which comes from training scores only
+    assert a["zscore"]["threshold"] == b["zscore"]["threshold"]
+    assert a["zscore"]["roc_auc"] == pytest.approx(1 - b["zscore"]["roc_auc"], abs=1e-9)
+    assert a["zscore"]["roc_auc"] > 0.9 and a["zscore"]["vus_pr"] > a["random"]["vus_pr"]
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="profile"):
+        lb.run_leaderboard(profile="huge")
+    with pytest.raises(ValueError, match="datasets"):
+        lb.run_leaderboard(profile="smoke", datasets=["KDD"])
+    with pytest.raises(ValueError, match="methods"):
+        lb.run_leaderboard(profile="smoke", methods=["patch_diffusion"])
+    assert main(["leaderboard", "--profile", "huge"]) == 2
