@@ -29,6 +29,7 @@ SMALL = {
     "diffadt": dict(window=16, hop=8, n_steps=20, t0=5, epochs=2,
                     model_params={"residual_channels": 8, "n_layers": 2, "layer": "res", "dilation_cycle": 2}),
     "patch_diffusion": dict(model_params=TINY_UNET, n_steps=20, t0=5, sample_steps=2, epochs=1, batch_size=8),
+    "zscore": dict(window=2),
     "iforest": dict(window=4, n_estimators=10),
     "pca": dict(window=4),
     "kmeans": dict(window=4, n_clusters=3),
@@ -111,7 +112,8 @@ SERIES_CANNOT_APPLY = {
 }
 
 
-@pytest.mark.parametrize("name", ["diffusion", "iforest", "pca", "kmeans", "ocsvm", "kpca", "autoencoder", "random"])
+@pytest.mark.parametrize("name", ["diffusion", "zscore", "iforest", "pca", "kmeans", "ocsvm", "kpca", "autoencoder",
+                                  "random"])
 def test_scikit_learn_estimator_checks(name):
     # tiny windows, so scikit-learn's small test matrices are long enough
     params = {**SMALL[name], "window": 1, "hop": 1} if "window" in SMALL[name] else dict(SMALL[name])

@@ -1,0 +1,235 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Detection leaderboard
+#
+# Which detector should a reader reach for? This page answers with one protocol applied to every
+# method of the library that scores time series, on five real benchmark collections: the SMAP
+# and MSL spacecraft telemetry, the SMD server metrics, the Numenta Anomaly Benchmark (NAB) and
+# the UCR Anomaly Archive. Nothing on this page is computed while the book builds: it reads
+# the committed result file `results/leaderboard_<profile>.json`, whose header below says which
+# commit, command, machine and date produced it. Regenerate it with
+#
+# ```bash
+# make leaderboard PROFILE=default      # about half an hour on 2 CPU cores
+# make leaderboard PROFILE=full         # every series, full length: for a GPU
+# ```
+#
+# **The protocol, identical for every method.** Each method sees only the measured channels (the
+# SMAP/MSL command channels are given to no method), is fitted on normal data only (the training
+# split, NAB's unscored probationary period, or the UCR training prefix), and holds out the last
+# fifth of it. Every method's raw score is smoothed by the same 15-step Hann kernel, and its
+# threshold is three sigma of the smoothed held-out scores: no test label is used to fit
+# anything. VUS-PR, PR-AUC and ROC-AUC need no threshold; point-wise F1 and point-adjusted F1
+# use that one. The **random score** row is the floor: a method below it on a dataset ranks
+# anomalies worse than chance there.
+
+# %% tags=["parameters"]
+profile = "default"  # profile of this build (set by `diffad book`)
+board = ""  # leaderboard file to show: "" = the committed run of this profile, else default
+
+# %% tags=["hide-input"]
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+from scipy.stats import friedmanchisquare, studentized_range
+
+from diffad_lib.experiments import METHODS, display_name
+from diffad_lib.leaderboard import DATASETS, METRICS, leaderboard_table
+from diffad_lib.report import glue
+from diffad_lib.runner import repo_root
+
+results = repo_root() / "results"
+wanted = board or ("full" if profile == "full" else "default")
+path = results / f"leaderboard_{wanted}.json"
+if not path.exists() and wanted == "full":
+    path = results / "leaderboard_default.json"
+doc = json.loads(path.read_text()) if path.exists() else None
+if doc is None:
+    display(Markdown(f"No leaderboard has been generated yet (`{path.name}` is missing): run "
+                     "`make leaderboard PROFILE=default` and commit the file."))
+else:
+    meta = doc["meta"]
+    display(Markdown(
+        f"**This run:** profile `{meta['profile']}`, commit `{meta['commit']}`, `{meta['command']}` on "
+        f"{meta['device']}, {meta['date']}, {meta['seconds']:.0f} s with {meta.get('jobs', 1)} process(es). "
+        f"Training splits cut to the last {meta['max_train'] or 'all'} steps, test splits to "
+        f"{meta['max_test'] or 'all'} steps around the first labelled segment."))
+
+# %% [markdown]
+# ## Mean VUS-PR per dataset
+#
+# The headline number is VUS-PR (the volume under the PR surface over label buffers, as in the
+# TSB-AD benchmark): it needs no threshold and does not reward a detector for flagging one
+# point of a long segment, unlike point-adjusted F1.
+
+# %% tags=["hide-input"]
+if doc is not None:
+    series_counts = {d: len(doc["series"][d]) for d in doc["datasets"]}
+    table = leaderboard_table(doc, metric="vus_pr")
+    kinds = {display_name(m): METHODS[m].kind for m in doc["datasets"][next(iter(doc["datasets"]))]}
+
+    def _bold_best(col):
+        if col.name == "mean rank":
+            return ["font-weight: bold" if v == col.min() else "" for v in col]
+        return ["font-weight: bold" if v == col.max() else "" for v in col]
+
+    styled = (table.rename(columns={d: f"{d} ({series_counts[d]})" for d in series_counts})
+              .style.apply(_bold_best).format("{:.3f}"))
+    glue("lb_vus_table", styled, display=False)
+    display(styled)
+
+# %% [markdown]
+# ```{glue:figure} lb_vus_table
+# :name: "lb-vus-table"
+#
+# Mean VUS-PR per dataset (number of series in brackets) and mean rank over the five datasets;
+# the best value of each column is bold. Read each column against the **random score** row.
+# ```
+
+# %% tags=["hide-input"]
+if doc is not None:
+    diffusion = [m for m in METHODS if METHODS[m].kind == "diffusion"]
+    wins, lines, below = 0, [], []
+    for d, methods in doc["datasets"].items():
+        vus = {m: v["vus_pr"] for m, v in methods.items()}
+        best_diff = max((m for m in vus if m in diffusion), key=vus.get)
+        best_base = max((m for m in vus if m not in diffusion and m != "random"), key=vus.get)
+        won = vus[best_diff] >= vus[best_base]
+        wins += won
+        lines.append(f"- **{d}**: best diffusion method {display_name(best_diff)} {vus[best_diff]:.3f}, "
+                     f"best baseline {display_name(best_base)} {vus[best_base]:.3f} "
+                     f"({'diffusion ahead' if won else 'baseline ahead'} by "
+                     f"{abs(vus[best_diff] - vus[best_base]):.3f}), random {vus['random']:.3f}.")
+        below += [(d, display_name(m), v, vus["random"]) for m, v in vus.items()
+                  if m != "random" and v < vus["random"]]
+    glue("lb_wins", f"{wins} of {len(doc['datasets'])}")
+    display(Markdown("\n".join(lines)))
+    if below:
+        display(Markdown("Methods below the random score's VUS-PR: " + "; ".join(
+            f"{m} on {d} ({v:.3f} vs {r:.3f})" for d, m, v, r in below) + "."))
+    else:
+        display(Markdown("No method falls below the random score's VUS-PR on any dataset."))
+
+# %% [markdown]
+# The best diffusion method has the highest mean VUS-PR on {glue:text}`lb_wins` datasets.
+# Where a method sits below the random score, the usual cause is a threshold-free ranking that
+# is *inverted* on that data: a detector that scores the anomalous stretch as unusually *easy*
+# (a flat-lined sensor reconstructs perfectly, a drop to zero has a tiny z-score in a channel
+# that was noisy in training) ranks it below normal time. With a handful of series per dataset
+# at `default`, a single series can also move a mean by several points: the spreads below show
+# how much.
+#
+# ## Every metric
+#
+# The same runs on all five metrics, for the best diffusion method, the best baseline (by
+# VUS-PR on that dataset) and the random score. Point-adjusted F1 is the protocol most papers
+# report; the gap between it and point-wise F1 is the inflation the evaluation chapter explains.
+
+# %% tags=["hide-input"]
+if doc is not None:
+    rows = {}
+    for d, methods in doc["datasets"].items():
+        vus = {m: v["vus_pr"] for m, v in methods.items()}
+        picks = {"best diffusion": max((m for m in vus if m in diffusion), key=vus.get),
+                 "best baseline": max((m for m in vus if m not in diffusion and m != "random"), key=vus.get),
+                 "random": "random"}
+        for role, m in picks.items():
+            rows[(d, f"{role}: {display_name(m)}")] = {k: methods[m][k] for k in METRICS}
+    metric_table = pd.DataFrame.from_dict(rows, orient="index")
+    metric_table.columns = ["VUS-PR", "PR-AUC", "ROC-AUC", "F1", "PA-F1"]
+    glue("lb_metric_table", metric_table.style.format("{:.3f}"), display=False)
+    display(metric_table.style.format("{:.3f}"))
+
+# %% [markdown]
+# ```{glue:figure} lb_metric_table
+# :name: "lb-metric-table"
+#
+# All five metrics per dataset for the best diffusion method, the best baseline and the random
+# score. Compare PA-F1 with F1: adjustment lifts every row, the random score's most of all.
+# ```
+#
+# ## Per-series spread and ranks
+
+# %% tags=["hide-input"]
+if doc is not None:
+    order = list(table.index)
+    name_of = {display_name(m): m for m in doc["datasets"][next(iter(doc["datasets"]))]}
+    fig, axes = plt.subplots(1, len(doc["series"]), figsize=(3.2 * len(doc["series"]), 4.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, (d, per_series) in zip(axes, doc["series"].items(), strict=True):
+        for y, label in enumerate(order):
+            vals = [r[name_of[label]]["vus_pr"] for r in per_series.values()]
+            color = "C3" if kinds[label] == "diffusion" else ("0.5" if label == display_name("random") else "C0")
+            ax.scatter(vals, np.full(len(vals), y) + np.linspace(-0.15, 0.15, len(vals)), s=14, color=color)
+            ax.plot([np.mean(vals)] * 2, [y - 0.3, y + 0.3], color="k", lw=1.5)
+        ax.set_title(f"{d} ({len(per_series)})")
+        ax.set_xlabel("VUS-PR")
+        ax.set_xlim(0, 1)
+    axes[0].set_yticks(range(len(order)), order)
+    axes[0].invert_yaxis()
+    fig.tight_layout()
+    glue("lb_spread", fig, display=False)
+    plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} lb_spread
+# :name: "lb-spread"
+# :alt: Dot plots of VUS-PR per series, one panel per dataset, one row per method.
+#
+# VUS-PR of every series (dots; diffusion methods red, random grey) and the dataset mean (bar).
+# Where the dots of two methods overlap, their difference in the table is within the spread of
+# the series.
+# ```
+
+# %% tags=["hide-input"]
+if doc is not None:
+    methods_all = [name_of[label] for label in order]
+    scores = np.array([[r[m]["vus_pr"] for m in methods_all]
+                       for d in doc["series"] for r in doc["series"][d].values()])  # (series, methods)
+    ranks = pd.DataFrame(scores, columns=order).rank(axis=1, ascending=False)
+    mean_rank = ranks.mean().sort_values()
+    n, k = scores.shape
+    # Nemenyi critical difference at alpha = 0.05 (Demsar 2006): q_alpha / sqrt(2) from the
+    # studentized range with infinite degrees of freedom
+    q = studentized_range.ppf(0.95, k, np.inf) / np.sqrt(2)
+    cd = q * np.sqrt(k * (k + 1) / (6 * n))
+    stat, pvalue = friedmanchisquare(*scores.T) if n > 1 else (np.nan, np.nan)
+    fig, ax = plt.subplots(figsize=(7, 0.35 * k + 1))
+    ax.barh(range(k), mean_rank.values, color=["C3" if kinds[i] == "diffusion" else "C0" for i in mean_rank.index])
+    ax.set_yticks(range(k), mean_rank.index)
+    ax.invert_yaxis()
+    best = mean_rank.iloc[0]
+    ax.axvspan(best, best + cd, color="0.85", zorder=0, label=f"critical difference {cd:.2f}")
+    ax.set_xlabel(f"mean rank over {n} series (1 = best)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    glue("lb_ranks", fig, display=False)
+    plt.close(fig)
+    glue("lb_cd", f"{cd:.2f}")
+    glue("lb_friedman_p", f"{pvalue:.2g}")
+    glue("lb_n_series", str(n))
+
+# %% [markdown]
+# ```{glue:figure} lb_ranks
+# :name: "lb-ranks"
+# :alt: Horizontal bars of each method's mean rank over all series, with the critical difference shaded.
+#
+# Mean rank of each method over all series of all datasets (Friedman test p =
+# {glue:text}`lb_friedman_p`). Methods whose bars end inside the shaded band, one Nemenyi
+# critical difference ({glue:text}`lb_cd` ranks at α = 0.05) from the best, are not
+# distinguishable from it on these {glue:text}`lb_n_series` series.
+# ```
