@@ -204,3 +204,45 @@ def reconstruct(
     t_idx = t0 - 1
     x_t = schedule.q_sample(x0, _timestep(t_idx, x0), randn_like(x0, generator))
     return denoise(eps_fn, schedule, x_t, t_idx, generator=generator, **kwargs)
+
+
+@torch.no_grad()
+def impute(
+    eps_fn: EpsFn,
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    known: torch.Tensor,
+    *,
+    steps: int = 20,
+    generator: torch.Generator | None = None,
+    model_kwargs: dict[str, Any] | None = None,
+) -> torch.Tensor:
+    """Fill the unknown entries of ``x0`` from the known ones (RePaint without resampling).
+
+    The reverse process starts from pure noise at step T and takes ``steps`` DDIM steps
+    (η = 0); after every step the known entries are replaced by ``x0`` noised to the level of
+    that step, q(x_t | x_0), so the model generates the unknown entries *in the context* of the
+    observed ones (Lugmayr et al. 2022). Nothing of an unknown entry's value reaches the model, so
+    an anomaly there cannot be copied into its own reconstruction.
+
+    Parameters
+    ----------
+    x0 : Tensor (B, C, *S)
+    known : bool Tensor broadcastable to x0
+        True where x0 is observed and kept.
+    steps : int, default 20
+
+    Returns
+    -------
+    Tensor like x0: known entries equal x0, unknown ones imputed.
+    """
+    known = known.to(device=x0.device, dtype=torch.bool).expand_as(x0)
+    seq = timestep_sequence(schedule.n_steps - 1, steps)
+    kwargs = model_kwargs or {}
+    x = randn_like(x0, generator)
+    for i, t in enumerate(seq):
+        x = torch.where(known, schedule.q_sample(x0, _timestep(t, x0), randn_like(x0, generator)), x)
+        eps = eps_fn(x, _timestep(t, x), **kwargs)
+        t_prev = seq[i + 1] if i + 1 < len(seq) else -1
+        x = ddim_step(schedule, x, eps, t, t_prev, eta=0.0, generator=generator)
+    return torch.where(known, x0, x)

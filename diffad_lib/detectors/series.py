@@ -77,6 +77,11 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         Reduction over channels.
     smoothing : {"hann", "hamming", "bartlett", "none"}, default "hann"; smoothing_size : int, default 15
         Kernel of the DiffADT smoothed distance and its (odd) length.
+    impute_block : int, default 0
+        0: x̂ is the input noised t0 steps and denoised. k > 0: x̂ is *imputed*: each window is
+        cut into blocks of k steps, alternate blocks are generated from pure noise in the context
+        of the others (:func:`diffad_lib.samplers.impute`, ``sample_steps`` DDIM steps, 20 by
+        default), then the other half, so no step's own value reaches its reconstruction.
     threshold : {"three_sigma", "percentile", "contamination", "pot"}; threshold_params : dict, optional
         Rule fitted on normal scores (:func:`diffad_lib.thresholds.fit_threshold`).
     val_fraction : float, default 0.2
@@ -114,6 +119,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             "aggregate": ("mean", 'Literal["mean", "max"]'),
             "smoothing": ("hann", 'Literal["none", "hann", "hamming", "bartlett"]'),
             "smoothing_size": (15, "int"),
+            "impute_block": (0, "int"),
             "cond_channels": (None, "Sequence[int] | None"),
             "n_entities": (0, "int"),
             "ssm_lr": (None, "float | None"),
@@ -135,6 +141,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         check_choice(self.smoothing, name="smoothing", choices=KERNELS)
         check_int(self.smoothing_size, name="smoothing_size", minimum=1)
         check_int(self.n_entities, name="n_entities", minimum=0)
+        check_int(self.impute_block, name="impute_block", minimum=0, maximum=max(self.window // 2, 1))
         if self.model == "mlp" and (self.cond_channels or self.n_entities):
             raise ValueError("model 'mlp' takes no conditions; use cond_channels=None and n_entities=0")
 
