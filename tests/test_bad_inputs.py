@@ -387,10 +387,12 @@ def test_cli_read_only_data_root(tmp_path, capsys):
         (["run", "01", "--profile", "smoke", "-p", "epochs", "notanumber"], "epochs"),
         (["run", "01", "--profile", "smoke", "-p", "no_such_param", "3"], "no_such_param"),
         (["run", "01", "--profile", "smoke", "-p", "epochs", "2.5"], "epochs"),
+        (["run", "01", "--profile", "smoke", "-p", "window", "[1"], "window"),
         (["run", "99", "--profile", "smoke"], "99"),
         (["params", "99"], "99"),
     ],
-    ids=["param_type", "param_name", "param_float_for_int", "chapter", "params_chapter"],
+    ids=["param_type", "param_name", "param_float_for_int", "param_bad_yaml", "chapter",
+         "params_chapter"],
 )
 def test_cli_bad_chapter_arguments_fail_before_running(argv, named, capsys):
     code, err = _cli(argv, capsys)
@@ -409,6 +411,22 @@ def test_cli_unwritable_output_fails_before_running(tmp_path, capsys):
         out.chmod(0o700)
     _one_line_error(code, err)
     assert str(out) in err
+
+
+def test_cli_output_under_a_file_fails_before_running(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    code, err = _cli(["run", "01", "--profile", "smoke", "-o", str(blocker / "x.ipynb")], capsys)
+    _one_line_error(code, err)
+    assert f"{blocker} is a file" in err
+
+
+def test_cli_data_root_below_a_file(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    code, err = _cli(["data", "prepare", "nab", "--root", str(blocker / "sub"), "--mirror", str(tmp_path)], capsys)
+    _one_line_error(code, err)
+    assert str(blocker / "sub") in err
 
 
 def test_cli_bad_arguments_exit_2_without_traceback():
