@@ -208,8 +208,12 @@ def check_parameter_types(params: dict[str, Any], *, source: Path, origin: str) 
             )
 
 
-def _parse_value(text: str) -> Any:
-    value = yaml.safe_load(text)
+def _parse_value(text: str, *, name: str = "value") -> Any:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ValueError(f"parameter {name}: {text!r} is not a valid YAML value ({problem})") from None
     if isinstance(value, str):
         try:  # YAML 1.1 reads "1e-3" as a string; papermill's CLI reads it as a float
             return float(value)
@@ -220,7 +224,7 @@ def _parse_value(text: str) -> Any:
 
 def parse_overrides(pairs: list[tuple[str, str]] | None) -> dict[str, Any]:
     """``[("epochs", "3000")]`` -> ``{"epochs": 3000}``: values are read as YAML (numbers, lists, bools)."""
-    return {name: _parse_value(value) for name, value in (pairs or [])}
+    return {name: _parse_value(value, name=name) for name, value in (pairs or [])}
 
 
 def chapter_parameters(
@@ -298,6 +302,9 @@ def run_chapter(
     source = resolve_chapter(str(chapter), root)
     params = chapter_parameters(source, profile=profile, overrides=overrides, root=root)
     out = Path(output) if output else root / "book" / "chapters" / (source.stem + ".ipynb")
+    blocking = next((p for p in (out.parent, *out.parent.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise NotADirectoryError(f"cannot write the executed notebook {out}: {blocking} is a file, not a folder")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         # Creating the partial file also proves, before minutes of execution, that the folder is writable.

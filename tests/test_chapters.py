@@ -100,3 +100,31 @@ def test_chapter_03_smoke(tmp_path):
         assert f">{kind}<" in audio, kind
     record = json.loads(out.with_suffix(".run.json").read_text())
     assert record["profile"] == "smoke" and record["parameters"]["profile"] == "smoke"
+
+
+@pytest.mark.slow
+def test_chapter_04_smoke(tmp_path):
+    from diffad_lib.experiments import display_name
+
+    out = runner.run_chapter("04", profile="smoke", output=tmp_path / "04.ipynb", progress=False)
+    nb = json.loads(out.read_text())
+    outputs = list(_outputs(nb))
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
+    figures = {"ch4_contam_fig", "ch4_miss_fig", "ch4_noise_fig", "ch4_imb_fig"}
+    tables = {"ch4_reference", "ch4_contam_table", "ch4_miss_table", "ch4_extreme_table"}
+    assert figures | tables | {"ch4_trim_verdict", "ch4_imb_ratio", "ch4_seconds"} <= set(glued)
+    for name in figures:
+        assert any(k.endswith("image/png") for k in glued[name]["data"]), name
+    for name in ("ch4_reference", "ch4_contam_table", "ch4_extreme_table"):
+        table = _glued_html(glued[name])
+        for method in ("diffadt", "iforest", "pca"):
+            assert f">{display_name(method)}" in table, (name, method)
+    assert "robust scaling" in _glued_html(glued["ch4_extreme_table"])
+    misses = _glued_html(glued["ch4_miss_table"])
+    for handling in ("forward fill", "linear interpolation", "interpolation, masked"):
+        assert handling in misses, handling
+    for pattern in (">random<", ">burst<"):
+        assert pattern in misses, pattern
+    record = json.loads(out.with_suffix(".run.json").read_text())
+    assert record["profile"] == "smoke" and record["parameters"]["profile"] == "smoke"

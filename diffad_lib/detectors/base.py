@@ -18,6 +18,7 @@ Two input kinds: a *series* (n_samples, n_channels) or (n_samples,) scored per t
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -28,9 +29,15 @@ from sklearn.utils.validation import check_is_fitted
 from diffad_lib._validation import as_float_array, check_choice, check_float
 from diffad_lib.thresholds import THRESHOLD_METHODS, fit_threshold
 
-__all__ = ["BaseDetector", "InputKind", "as_samples", "store_params"]
+__all__ = ["OUT_OF_RANGE_FACTOR", "BaseDetector", "InputKind", "as_samples", "store_params"]
 
 InputKind = Literal["series", "samples"]
+
+#: Scored inputs further than this many training scales outside a channel's training range are
+#: clipped to that bound (with a warning). The models compute in float32, whose squares overflow
+#: above ~1.8e19: a value of 1e30 would give an infinite or NaN score. A value clipped at a
+#: million training scales still scores far above anything inside the range.
+OUT_OF_RANGE_FACTOR = 1e6
 
 
 def as_samples(X: Any, *, name: str = "X", factor: int = 1) -> np.ndarray:
@@ -96,13 +103,46 @@ class BaseDetector(BaseEstimator):
         return self._check_features(arr, reset=reset, name=name)
 
     def _check_features(self, arr: np.ndarray, *, reset: bool, name: str = "X") -> np.ndarray:
-        """Record (``reset``) or check the number of channels (axis 1) against ``n_features_in_``."""
+        """Record (``reset``) or check the number of channels (axis 1) against ``n_features_in_``.
+
+        ``reset`` also records each channel's training range; a later input is clipped to
+        :data:`OUT_OF_RANGE_FACTOR` training scales around it (:meth:`_clip_out_of_range`).
+        """
         if reset:
             self.n_features_in_ = arr.shape[1]
-        elif arr.shape[1] != self.n_features_in_:
+            flat = np.moveaxis(arr, 1, -1).reshape(-1, arr.shape[1])  # (n·|S|, C)
+            self.input_range_ = np.stack([flat.min(axis=0), flat.max(axis=0)])  # (2, C)
+            return arr
+        if arr.shape[1] != self.n_features_in_:
             raise ValueError(f"{name} has {arr.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input (channels on axis 1)")
-        return arr
+        return self._clip_out_of_range(arr, name=name)
+
+    def _clip_out_of_range(self, arr: np.ndarray, *, name: str) -> np.ndarray:
+        """Clip values far outside the training range (float32 overflow), warning with the channels.
+
+        The bound of channel c is ``[lo − k·s, hi + k·s]`` with ``k = OUT_OF_RANGE_FACTOR`` and
+        ``s = max(hi − lo, |lo|, |hi|)`` (1 for an all-zero channel). Ranks are kept: a clipped
+        value still lies a million training scales away.
+        """
+        rng = getattr(self, "input_range_", None)
+        if rng is None:  # fitted before ranges were recorded (an unpickled detector)
+            return arr
+        lo, hi = rng
+        scale = np.maximum.reduce([hi - lo, np.abs(lo), np.abs(hi)])
+        scale = np.where(scale > 0, scale, 1.0)
+        shape = (1, -1) + (1,) * (arr.ndim - 2)
+        low = (lo - OUT_OF_RANGE_FACTOR * scale).reshape(shape)
+        high = (hi + OUT_OF_RANGE_FACTOR * scale).reshape(shape)
+        outside = (arr < low) | (arr > high)
+        if not outside.any():
+            return arr
+        channels = np.flatnonzero(np.moveaxis(outside, 1, -1).reshape(-1, arr.shape[1]).any(axis=0)).tolist()
+        warnings.warn(f"{name}: {int(outside.sum())} value(s) in channel(s) {channels} lie more than "
+                      f"{OUT_OF_RANGE_FACTOR:g} training scales outside the training range (largest magnitude "
+                      f"{np.abs(arr[outside]).max():.3g}); clipped to that bound so the float32 models stay "
+                      "finite (they still score as extreme)", RuntimeWarning, stacklevel=4)
+        return np.clip(arr, low, high)
 
     def _n_fit(self, n: int) -> int:
         """Length of the fitting part of n steps / samples; the rest (at the end) is held out."""
