@@ -501,8 +501,8 @@ axes[1].set(xlabel="epoch", ylabel="learning rate", title="schedule")
 axes[0].legend(fontsize=8)
 rp.glue_figure("ch2_fig_warmup", fig)
 summary = {"kernel": kernel, "kernel_size": kernel_size}
-sched_table = rp.glue_table("ch2_table_schedule", pd.DataFrame(
-    {name: rp.training_summary(rep, **summary) for name, rep in sched_runs.items()}).T.rename_axis("schedule"), digits=4)
+sched_table = pd.DataFrame({name: rp.training_summary(rep, **summary) for name, rep in sched_runs.items()}).T
+rp.glue_table("ch2_table_schedule", sched_table.rename_axis("schedule"), digits=4)
 (warm_loss, warm_std, _), (fixed_loss, fixed_std, _) = sched_table.to_numpy()
 for key, value in dict(warm_loss=warm_loss, fixed_loss=fixed_loss, warm_std=warm_std, fixed_std=fixed_std).items():
     glue(f"ch2_{key}", f"{value:.4f}")
@@ -554,7 +554,8 @@ for layer in ("S4", "RES"):
         rep = ex.run_entities(ex.diffusion_detector(abl, model_params=params,
                                                     **{**detector_params, "epochs": layer_epochs}), abl)
         layer_rows[layer, depth] = {
-            **rp.training_summary(rep, **summary), L1: float(np.mean([s.test_scores[s.labels == 0].mean() for s in rep.scores])),
+            **rp.training_summary(rep, **summary),
+            L1: float(np.mean([s.test_scores[s.labels == 0].mean() for s in rep.scores])),
             "training time (s)": rep.fit_seconds,
             "reconstruction time (s per 1000 steps)": 1000 * rep.score_seconds / sum(len(e.test) for e in abl),
             "parameters": sum(p.numel() for p in rep.detector.detector_.model_.parameters()),
