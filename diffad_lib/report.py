@@ -503,3 +503,66 @@ def mean_entity_metrics(reports: dict[tuple[str, str], Any], *, smoothed: Any, k
     columns = ["precision_pa", "recall_pa", "f1_pa", "precision", "recall", "f1", "f1_event", "roc_auc", "pr_auc",
                "vus_pr"]
     return table[columns].rename(columns=metrics.METRIC_COLUMNS)
+
+
+# --------------------------------------------------------------------------- your own data (Chapter 5)
+
+
+def plot_flags(time: Any, values: Any, scores: Any, *, threshold: float, flags: Any, labels: Any = None) -> Any:
+    """The series with its flagged segments (top) and the score with the threshold (bottom).
+
+    Parameters
+    ----------
+    time : array-like, shape (n,)
+        x axis (timestamps or positions).
+    values, scores, flags : array-like, shape (n,)
+        The series, its anomaly score and the 0/1 decisions ``score > threshold``.
+    threshold : float
+        Drawn as a dashed line on the score.
+    labels : array-like, shape (n,), optional
+        Known anomalies (if the data has any), outlined for comparison.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from diffad_lib import metrics
+
+    time = np.asarray(time)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 4.5), sharex=True, height_ratios=[2, 1])
+    top.plot(time, values, lw=0.6, color="0.2")
+    bottom.plot(time, scores, lw=0.6, color="C0", label="anomaly score")
+    bottom.axhline(threshold, color="k", ls="--", lw=0.8, label="threshold")
+    for i, (s, e) in enumerate(metrics.segments(np.asarray(flags))):
+        for ax in (top, bottom):
+            ax.axvspan(time[s], time[min(e, len(time) - 1)], color="C3", alpha=0.35, lw=0,
+                       label="flagged" if i == 0 and ax is bottom else None)
+    if labels is not None:
+        for i, (s, e) in enumerate(metrics.segments(np.asarray(labels))):
+            top.axvspan(time[s], time[min(e, len(time) - 1)], fill=False, ec="C2", lw=1.2,
+                        label="known anomaly window" if i == 0 else None)
+        top.legend(loc="upper left", fontsize=8)
+    bottom.legend(loc="upper left", fontsize=8)
+    bottom.set_ylabel("score")
+    top.set_ylabel("value")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep(table: Any, *, xlabel: str, log_x: bool = False) -> Any:
+    """One small panel per column of ``table`` against its index (the swept setting).
+
+    ``table`` has shape (n_settings, n_quantities); a string index gives evenly spaced points.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, table.shape[1], figsize=(3.6 * table.shape[1], 2.8), squeeze=False)
+    for ax, column in zip(axes[0], table.columns, strict=True):
+        x = table.index.astype(str) if table.index.dtype == object else table.index
+        ax.plot(x, table[column], "o-", lw=1.2)
+        ax.set(title=column, xlabel=xlabel)
+        if log_x and table.index.dtype != object:
+            ax.set_xscale("log")
+            ax.set_xticks(table.index, [str(v) for v in table.index])
+            ax.minorticks_off()
+    fig.tight_layout()
+    return fig
