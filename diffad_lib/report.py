@@ -536,11 +536,14 @@ def plot_flags(time: Any, values: Any, scores: Any, *, threshold: float, flags: 
         for ax in (top, bottom):
             ax.axvspan(time[s], time[min(e, len(time) - 1)], color="C3", alpha=0.35, lw=0,
                        label="flagged" if i == 0 and ax is bottom else None)
+    # a one-step segment is too narrow to see as a span: its points are marked as well
+    flagged = np.asarray(flags).astype(bool)
+    top.scatter(time[flagged], np.asarray(values)[flagged], s=8, color="C3", zorder=3, label="flagged")
     if labels is not None:
         for i, (s, e) in enumerate(metrics.segments(np.asarray(labels))):
             top.axvspan(time[s], time[min(e, len(time) - 1)], fill=False, ec="C2", lw=1.2,
                         label="known anomaly window" if i == 0 else None)
-        top.legend(loc="upper left", fontsize=8)
+    top.legend(loc="upper left", fontsize=8)
     bottom.legend(loc="upper left", fontsize=8)
     bottom.set_ylabel("score")
     top.set_ylabel("value")
@@ -564,5 +567,136 @@ def plot_sweep(table: Any, *, xlabel: str, log_x: bool = False) -> Any:
             ax.set_xscale("log")
             ax.set_xticks(table.index, [str(v) for v in table.index])
             ax.minorticks_off()
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- the front page
+
+
+#: The committed leaderboard the front page shows (relative to the repository root).
+LEADERBOARD = Path("results") / "leaderboard_default.json"
+
+#: What a leaderboard file must hold for every method of every dataset.
+LEADERBOARD_METRICS = ("vus_pr", "pr_auc", "roc_auc", "f1", "f1_pa", "n_series")
+
+
+def load_leaderboard(path: str | Path) -> dict[str, Any] | None:
+    """The leaderboard record at ``path``; ``None`` when the file does not exist (yet).
+
+    Schema: ``{"meta": {"commit", "command", "device", "date", "profile"}, "datasets": {DATASET:
+    {METHOD: {"vus_pr", "pr_auc", "roc_auc", "f1", "f1_pa", "n_series"}}}}``.
+
+    Raises
+    ------
+    ValueError
+        If the file exists but does not follow the schema (the message names what is missing).
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc})") from exc
+    missing = [k for k in ("meta", "datasets") if not isinstance(record, dict) or k not in record]
+    if missing:
+        raise ValueError(f"{path} must hold 'meta' and 'datasets', missing {missing}")
+    for dataset, methods in record["datasets"].items():
+        for method, values in methods.items():
+            absent = [m for m in LEADERBOARD_METRICS if m not in values]
+            if absent:
+                raise ValueError(f"{path}: {dataset}/{method} lacks {absent}")
+    return record
+
+
+def _method_kind(name: str) -> str:
+    if name == "random" or name.startswith("random"):
+        return "random"
+    try:
+        from diffad_lib.experiments import METHODS
+    except ImportError:  # a build without torch still tells the families apart by name
+        METHODS = {}
+    if name in METHODS:
+        return METHODS[name].kind
+    return "diffusion" if "diff" in name.lower() else "baseline"
+
+
+def _display(name: str) -> str:
+    try:
+        from diffad_lib.experiments import METHODS
+    except ImportError:
+        return name
+    return METHODS[name].display if name in METHODS else name
+
+
+def leaderboard_table(record: dict[str, Any]) -> Any:
+    """Per dataset: the best diffusion method, the best baseline (both by VUS-PR) and the random score.
+
+    Returns a DataFrame indexed by dataset with, for each of the three, the method's name, its
+    VUS-PR and its point-wise F1; a family a dataset has no method of shows "—".
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows = {}
+    for dataset, methods in record["datasets"].items():
+        row: dict[str, Any] = {}
+        for kind, label in (("diffusion", "best diffusion"), ("baseline", "best baseline"), ("random", "random")):
+            family = {m: v for m, v in methods.items() if _method_kind(m) == kind}
+            best = max(family, key=lambda m: family[m]["vus_pr"]) if family else None
+            if kind != "random":
+                row[label] = _display(best) if best else np.nan
+            row[f"{label}: VUS-PR"] = family[best]["vus_pr"] if best else np.nan
+            row[f"{label}: F1"] = family[best]["f1"] if best else np.nan
+        row["series"] = max(int(v["n_series"]) for v in methods.values()) if methods else 0
+        rows[dataset] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("dataset")
+
+
+def leaderboard_markdown(path: str | Path, *, figure: str | None = None) -> str:
+    """The front page's headline block in MyST Markdown: a captioned table, its provenance and a figure.
+
+    ``figure`` is the image path (as the page refers to it) of :func:`plot_leaderboard`'s output;
+    without it no figure is shown. When the file is absent, a note says the results are not yet
+    generated and how to generate them.
+    """
+    record = load_leaderboard(path)
+    if record is None:
+        return ("```{note}\nThe headline results are not yet generated: the committed file "
+                f"`{Path(path).name}` is absent. Running the benchmark at the `default` profile writes it, "
+                "and the next build of the book shows it here.\n```\n")
+    meta = record["meta"]
+    table = markdown_table(leaderboard_table(record), digits=3)
+    text = (":::{table} Per dataset, the best diffusion method and the best baseline by VUS-PR, and the "
+            "random score, with VUS-PR and point-wise F1 (thresholds from normal data only). Look at the gap "
+            "to the random row before the gap between the methods.\n:name: tab-leaderboard\n"
+            f"{table}\n:::\n\n"
+            f"*Profile `{meta.get('profile', '?')}`, commit `{meta.get('commit', '?')}`, "
+            f"{meta.get('device', '?')}, {meta.get('date', '?')}; command `{meta.get('command', '?')}`.*\n")
+    if figure:
+        text += (f"\n:::{{figure}} {figure}\n:name: fig-leaderboard\n"
+                 ":alt: VUS-PR per dataset of the best diffusion method, the best baseline and the random score.\n\n"
+                 "VUS-PR per dataset: best diffusion method, best baseline and random score. Look for the "
+                 "datasets where the diffusion bar stands clearly above both others.\n:::\n")
+    return text
+
+
+def plot_leaderboard(table: Any) -> Any:
+    """Grouped bars of VUS-PR per dataset for the three columns of :func:`leaderboard_table`."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    labels = ("best diffusion", "best baseline", "random")
+    x = np.arange(len(table))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(table) + 2), 3.2))
+    for i, label in enumerate(labels):
+        ax.bar(x + (i - 1) * 0.27, table[f"{label}: VUS-PR"].to_numpy(dtype=float), width=0.27, label=label,
+               color=("C0", "C1", "0.6")[i])
+    ax.set_xticks(x, list(table.index))
+    ax.set_ylabel("VUS-PR")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

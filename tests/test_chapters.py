@@ -123,3 +123,27 @@ def test_chapter_03_smoke(tmp_path):
         assert f">{kind}<" in audio, kind
     record = json.loads(out.with_suffix(".run.json").read_text())
     assert record["profile"] == "smoke" and record["parameters"]["profile"] == "smoke"
+
+
+@pytest.mark.slow
+def test_chapter_05_smoke(tmp_path):
+    import jupytext
+
+    source = runner.resolve_chapter("05")
+    # the reader's part of the recipe stays short: non-blank, non-comment lines of the "your-code" cells
+    user_cells = [c for c in jupytext.read(source).cells if "your-code" in c.metadata.get("tags", [])]
+    user_lines = [line for c in user_cells for line in c.source.splitlines()
+                  if line.strip() and not line.strip().startswith("#")]
+    assert user_cells and len(user_lines) < 20, len(user_lines)
+    out = runner.run_chapter("05", profile="smoke", output=tmp_path / "05.ipynb", progress=False,
+                             overrides={"work_dir": str(tmp_path / "work")})
+    nb = json.loads(out.read_text())
+    outputs = list(_outputs(nb))
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
+    figures = {"ch5_fig_flags", "ch5_fig_window", "ch5_fig_t0", "ch5_fig_rule", "ch5_fig_train"}
+    assert figures | {"ch5_n_segments", "ch5_best_window", "ch5_best_t0", "ch5_best_rule", "ch5_seconds"} <= set(glued)
+    assert all(any(k.endswith("image/png") for k in glued[f]["data"]) for f in figures)
+    work = tmp_path / "work"
+    assert (work / "nyc_taxi.csv").read_text().startswith("timestamp,value\n")
+    assert (work / "detector.pt").stat().st_size > 0  # the saved detector, reloaded inside the chapter

@@ -1,5 +1,6 @@
 """The papers' numbers (book/paper_results.yaml) and the helpers that put them beside ours on a page."""
 
+import json
 import re
 from pathlib import Path
 
@@ -176,3 +177,81 @@ def test_telemetry_page_helpers_pick_the_disturbed_channel_and_draw():
     assert len(fig.axes) == 2  # the error axis and its ROC-AUC twin
     plt.close(fig)
 
+
+
+def test_own_data_plots_mark_flags_and_sweeps():
+    n = 300
+    flags = np.zeros(n, dtype=int)
+    flags[100] = 1  # a one-step segment must still be visible
+    labels = np.zeros(n, dtype=int)
+    labels[90:120] = 1
+    fig = report.plot_flags(np.arange(n), np.sin(np.arange(n) / 5), np.abs(np.cos(np.arange(n))), threshold=0.9,
+                            flags=flags, labels=labels)
+    top = fig.axes[0]
+    assert top.collections[0].get_offsets().shape == (1, 2)  # the flagged point is marked
+    plt.close(fig)
+    table = pd.DataFrame({"F1": [0.1, 0.3], "VUS-PR": [0.2, 0.25]}, index=pd.Index([24, 48], name="window"))
+    fig = report.plot_sweep(table, xlabel="window", log_x=True)
+    assert [ax.get_title() for ax in fig.axes] == ["F1", "VUS-PR"]
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the front page's leaderboard
+
+
+def _fake_leaderboard(path):
+    def entry(vus, f1):
+        return {"vus_pr": vus, "pr_auc": vus, "roc_auc": 0.5 + vus / 2, "f1": f1, "f1_pa": f1 + 0.1, "n_series": 3}
+
+    record = {"meta": {"commit": "abc1234", "command": "diffad bench --profile default", "device": "CPU (2 cores)",
+                       "date": "2026-01-01", "profile": "default"},
+              "datasets": {"SMAP": {"diffadt": entry(0.30, 0.20), "diffusion": entry(0.25, 0.3),
+                                    "iforest": entry(0.28, 0.10), "pca": entry(0.22, 0.05),
+                                    "random": entry(0.12, 0.01)},
+                           "NAB": {"iforest": entry(0.4, 0.2), "random": entry(0.1, 0.0)}}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_leaderboard_table_picks_the_best_of_each_family(tmp_path):
+    record = report.load_leaderboard(_fake_leaderboard(tmp_path / "lb.json"))
+    table = report.leaderboard_table(record)
+    assert table.loc["SMAP", "best diffusion"] == "DiffADT"  # by VUS-PR, not by F1
+    assert table.loc["SMAP", "best baseline: VUS-PR"] == pytest.approx(0.28)
+    assert table.loc["SMAP", "random: F1"] == pytest.approx(0.01)
+    assert np.isnan(table.loc["NAB", "best diffusion: VUS-PR"])  # no diffusion method on that dataset
+    text = report.leaderboard_markdown(tmp_path / "lb.json", figure="/lb.png")
+    assert ":name: tab-leaderboard" in text and "abc1234" in text and ":::{figure} /lb.png" in text
+
+
+def test_leaderboard_absent_or_malformed(tmp_path):
+    assert report.load_leaderboard(tmp_path / "none.json") is None
+    assert "not yet generated" in report.leaderboard_markdown(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text(json.dumps({"meta": {}, "datasets": {"X": {"m": {"vus_pr": 1}}}}))
+    with pytest.raises(ValueError, match="X/m lacks"):
+        report.load_leaderboard(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_leaderboard_directive_builds_a_numbered_table_and_figure(tmp_path, present):
+    from sphinx.application import Sphinx
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["myst_parser", "diffad_lib.sphinx_ext"]\n'
+                                 'myst_enable_extensions = ["colon_fence"]\nnumfig = True\n'
+                                 'mathjax_path = "https://example.invalid/mathjax.js"\n')
+    (src / "index.md").write_text("# Front\n\n```{leaderboard} results/lb.json\n```\n\nSee {numref}`tab-leaderboard`.\n"
+                                  if present else "# Front\n\n```{leaderboard} results/lb.json\n```\n")
+    if present:
+        _fake_leaderboard(src / "results" / "lb.json")
+    app = Sphinx(str(src), str(src), str(src / "_build" / "html"), str(src / "_build" / ".doctrees"), "html",
+                 status=None, warning=None, freshenv=True)
+    app.build()
+    html = (src / "_build" / "html" / "index.html").read_text()
+    if present:
+        assert "Table 1" in html and "DiffADT" in html and '<img alt="VUS-PR per dataset' in html
+        assert (src / "_build" / "html" / "_images" / "leaderboard.png").stat().st_size > 0
+    else:
+        assert "not yet generated" in html and "<table" not in html
