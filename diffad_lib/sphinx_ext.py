@@ -43,6 +43,15 @@ MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "ada
 #: Where the copy lands, relative to ``_static``; ``mathjax_path`` must name the same place.
 TARGET = "mathjax"
 
+#: The book's own style sheet, written into ``_static`` at build time: code of the chapters wraps
+#: at the column's edge instead of being cut off (the notebooks keep 120-character lines), and a
+#: wide table scrolls inside the column instead of overflowing it.
+BOOK_CSS = """\
+div.cell div.cell_input pre, div.cell div.cell_input pre code { white-space: pre-wrap; overflow-wrap: anywhere; }
+article table.table, article table.docutils { display: block; max-width: 100%; overflow-x: auto; }
+"""
+BOOK_CSS_NAME = "diffad.css"
+
 
 def mathjax_source() -> Path:
     """The ``es5`` folder of the installed MathJax distribution.
@@ -89,6 +98,9 @@ def _on_builder_inited(app: Any) -> None:
     # Sphinx's asset checksums see the file.
     if getattr(app.builder, "format", None) != "html":
         return
+    static = Path(app.outdir) / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    (static / BOOK_CSS_NAME).write_text(BOOK_CSS)
     if "://" in str(app.config.mathjax_path) or str(app.config.mathjax_path).startswith("/"):
         return  # the configuration asks for a remote or absolute MathJax: respect it
     copy_mathjax(static_dir=Path(app.outdir) / "_static")
@@ -156,6 +168,7 @@ def _leaderboard_directive() -> type:
 def setup(app: Any) -> dict[str, Any]:
     """Register the MathJax copy, the two theme fixes and the ``leaderboard`` directive with Sphinx."""
     app.add_directive("leaderboard", _leaderboard_directive())
+    app.add_css_file(BOOK_CSS_NAME)
     app.connect("builder-inited", _on_builder_inited)
     app.connect("html-page-context", _on_html_page_context)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -99,7 +99,8 @@ print(rp.profile_line(profile, series=series, train_points=n_train, window=windo
 dl.data.prepare(["nab"])
 nab = dl.data.load_nab(series)
 csv_path = folder / f"{series.split('/')[-1]}.csv"
-pd.DataFrame({"timestamp": nab.timestamps, "value": nab.values}).to_csv(csv_path, index=False)
+frame = pd.DataFrame({"timestamp": nab.timestamps, "value": nab.values})
+frame.to_csv(csv_path, index=False)
 print(csv_path.read_text()[:120])
 
 # %% [markdown]
@@ -116,24 +117,28 @@ x = df[["value"]].to_numpy()  # (n, 1): one row per time step, one column per ch
 train, rest = x[:n_train], x[n_train:]  # a period you trust to be normal, and the rest
 
 detector = dl.DiffusionDetector(
-    "mlp", window=window, hop=hop, n_steps=n_steps, t0=t0, sample_steps=sample_steps, epochs=epochs,
-    val_fraction=val_fraction, threshold="percentile", threshold_params={"q": quantile}, random_state=seed,
+    "mlp", window=window, hop=hop, n_steps=n_steps, t0=t0, sample_steps=sample_steps,
+    epochs=epochs, val_fraction=val_fraction, random_state=seed,
+    threshold="percentile", threshold_params={"q": quantile},
 ).fit(train)
 scores = detector.decision_function(rest)  # (n - n_train,): higher is more anomalous
-flags = detector.predict(rest)  # 0/1 per time step: score above detector.threshold_
-segments = [(df.timestamp[n_train + s], df.timestamp[n_train + e - 1]) for s, e in metrics.segments(flags)]
+flags = detector.predict(rest)  # 0/1 per step: score above detector.threshold_
+stamps = df.timestamp[n_train:].to_numpy()
+segments = [(stamps[s], stamps[e - 1]) for s, e in metrics.segments(flags)]
 
-# the library has no save method of its own: the fitted detector is a plain Python object, so
-# torch.save pickles it whole (weights, scaler, threshold); load it only from files you trust
+# the library has no save method of its own: a fitted detector is a plain Python
+# object, so torch.save pickles it whole (weights, scaler, threshold); load such a
+# file only if you trust where it came from
 torch.save(detector, folder / "detector.pt")
 reloaded = torch.load(folder / "detector.pt", weights_only=False)
-assert np.array_equal(reloaded.predict(rest), flags)  # the same decisions after the round trip
+assert np.array_equal(reloaded.predict(rest), flags)  # same decisions after reloading
 
 # %% tags=["hide-input"]
 labels = nab.labels[n_train:]  # NAB's labelled windows, only to judge the example
 glue("ch5_n_segments", len(segments))
 glue("ch5_flagged", f"{100 * flags.mean():.1f} %")
-glue("ch5_first_segments", "; ".join(f"{a:%Y-%m-%d %H:%M} to {b:%H:%M}" for a, b in segments[:3]) or "none")
+glue("ch5_first_segments", "; ".join(f"{pd.Timestamp(a):%Y-%m-%d %H:%M} to {pd.Timestamp(b):%H:%M}"
+                                     for a, b in segments[:3]) or "none")
 glue("ch5_hits", f"{sum(bool(flags[s:e].any()) for s, e in metrics.segments(labels))} of "
                  f"{len(metrics.segments(labels))}")
 rp.glue_figure("ch5_fig_flags", rp.plot_flags(df.timestamp[n_train:], rest[:, 0], scores,

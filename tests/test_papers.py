@@ -250,6 +250,9 @@ def test_leaderboard_directive_builds_a_numbered_table_and_figure(tmp_path, pres
                  status=None, warning=None, freshenv=True)
     app.build()
     html = (src / "_build" / "html" / "index.html").read_text()
+    # the book's style sheet (code wraps at the column, wide tables scroll) is written and linked
+    assert "pre-wrap" in (src / "_build" / "html" / "_static" / "diffad.css").read_text()
+    assert "_static/diffad.css" in html
     if present:
         assert "Table 1" in html and "DiffADT" in html and '<img alt="VUS-PR per dataset' in html
         assert (src / "_build" / "html" / "_images" / "leaderboard.png").stat().st_size > 0
