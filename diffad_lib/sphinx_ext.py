@@ -12,6 +12,14 @@ default mode on a first visit. The first duplicate of every script is dropped, a
 defaults to ``auto`` (follow the reader's system), so the browser checks of the built book can
 demand a console free of errors.
 
+**Front-page results.** The ``leaderboard`` directive renders the committed
+``results/leaderboard_default.json`` at build time as a numbered table, its provenance and a
+figure (:func:`diffad_lib.report.leaderboard_markdown`), or a note that it is not yet generated;
+nothing on the page is typed by hand and no notebook has to run for it::
+
+    ```{leaderboard} results/leaderboard_default.json
+    ```
+
 Enabled from ``_config.yml``::
 
     sphinx:
@@ -34,6 +42,15 @@ MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "ada
 
 #: Where the copy lands, relative to ``_static``; ``mathjax_path`` must name the same place.
 TARGET = "mathjax"
+
+#: The book's own style sheet, written into ``_static`` at build time: code of the chapters wraps
+#: at the column's edge instead of being cut off (the notebooks keep 120-character lines), and a
+#: wide table scrolls inside the column instead of overflowing it.
+BOOK_CSS = """\
+div.cell div.cell_input pre, div.cell div.cell_input pre code { white-space: pre-wrap; overflow-wrap: anywhere; }
+article table.table, article table.docutils { display: block; max-width: 100%; overflow-x: auto; }
+"""
+BOOK_CSS_NAME = "diffad.css"
 
 
 def mathjax_source() -> Path:
@@ -81,6 +98,9 @@ def _on_builder_inited(app: Any) -> None:
     # Sphinx's asset checksums see the file.
     if getattr(app.builder, "format", None) != "html":
         return
+    static = Path(app.outdir) / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    (static / BOOK_CSS_NAME).write_text(BOOK_CSS)
     if "://" in str(app.config.mathjax_path) or str(app.config.mathjax_path).startswith("/"):
         return  # the configuration asks for a remote or absolute MathJax: respect it
     copy_mathjax(static_dir=Path(app.outdir) / "_static")
@@ -111,8 +131,44 @@ def _on_html_page_context(app: Any, pagename: str, templatename: str, context: d
         context["default_mode"] = "auto"
 
 
+def _leaderboard_directive() -> type:
+    from sphinx.util.docutils import SphinxDirective
+
+    class LeaderboardDirective(SphinxDirective):
+        """``{leaderboard} <path relative to the source folder>``: the headline table and figure."""
+
+        required_arguments = 1
+        has_content = False
+
+        def run(self) -> list[Any]:
+            from diffad_lib import report
+
+            source = Path(self.env.srcdir)
+            path = source / self.arguments[0]
+            self.env.note_dependency(str(path))  # a new leaderboard rebuilds the page
+            figure = None
+            record = report.load_leaderboard(path)
+            if record is not None:
+                # the figure is drawn into the build folder, which must sit inside the source
+                # folder for Sphinx to copy it (it does in Jupyter Book's layout)
+                out = Path(self.env.app.doctreedir).parent / "diffad_generated" / "leaderboard.png"
+                if out.resolve().is_relative_to(source.resolve()):
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    fig = report.plot_leaderboard(report.leaderboard_table(record))
+                    fig.savefig(out, dpi=100)
+                    import matplotlib.pyplot as plt
+
+                    plt.close(fig)
+                    figure = "/" + out.resolve().relative_to(source.resolve()).as_posix()
+            return self.parse_text_to_nodes(report.leaderboard_markdown(path, figure=figure))
+
+    return LeaderboardDirective
+
+
 def setup(app: Any) -> dict[str, Any]:
-    """Register the MathJax copy and the two theme fixes with Sphinx."""
+    """Register the MathJax copy, the two theme fixes and the ``leaderboard`` directive with Sphinx."""
+    app.add_directive("leaderboard", _leaderboard_directive())
+    app.add_css_file(BOOK_CSS_NAME)
     app.connect("builder-inited", _on_builder_inited)
     app.connect("html-page-context", _on_html_page_context)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -12,6 +12,16 @@ def _glued_html(output):
     return next(v for k, v in output["data"].items() if k.endswith("text/html"))
 
 
+def _glued_markdown(output):
+    """The Markdown of a table glued with ``report.glue_table`` (pasted by ``{glue:md}`` in a ``{table}``)."""
+    return next(v for k, v in output["data"].items() if k.endswith("text/markdown"))
+
+
+def _n_images(outputs):
+    """PNG images shown directly or glued for a ``{glue:figure}``."""
+    return sum(any(k.endswith("image/png") for k in o.get("data", {})) for o in outputs)
+
+
 def _outputs(nb):
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
@@ -24,17 +34,26 @@ def test_chapter_01_smoke(tmp_path):
     nb = json.loads(out.read_text())
     outputs = list(_outputs(nb))
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    n_png = sum("image/png" in o.get("data", {}) for o in outputs)
-    assert n_png >= 7  # Figs 1-6 (Figs 4-6 share one figure), the loss, the score plots, the sweep
+    # Figs 1-6 (Figs 4-6 share one figure), the training data, the loss, the normal scores, the score plots,
+    # the sweep
+    assert _n_images(outputs) >= 8
     glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
-    assert {"ch1_table1", "ch1_sweep", "ch1_meets_paper", "ch1_train_seconds"} <= set(glued)
-    table = _glued_html(glued["ch1_table1"])
+    figures = {"ch1_fig_data", "ch1_fig_forward", "ch1_fig_loss", "ch1_fig_samples", "ch1_fig_reverse",
+               "ch1_fig_normal_scores", "ch1_fig_scores", "ch1_fig_sweep"}
+    assert figures | {"ch1_table1", "ch1_sweep", "ch1_meets_paper", "ch1_train_seconds"} <= set(glued)
+    table = _glued_markdown(glued["ch1_table1"])
     for k in (1, 10, 100, 500):
-        assert f">{k}</th>" in table  # row-spanning index cells carry attributes
+        assert f"| {k} |" in table  # the first row of each count (repeats are left blank)
     for method in ("diffusion (MLP)", "diffusion (MLP), percentile", "Isolation Forest", "random score"):
-        assert table.count(f">{method}<") == 4, method
-    for column in ("F1-PA", "ROC-AUC", "PR-AUC", "VUS-PR", "precision", "FPR"):
+        assert table.count(f"| {method} |") == 4, method
+    for column in ("F1-PA", "ROC-AUC", "PR-AUC", "VUS-PR", "precision", "FPR", "reported by the paper: accuracy"):
         assert column in table
+    from diffad_lib.papers import paper_table
+
+    accuracy = paper_table("zhang2023sequence", "table1")["accuracy (%)"]
+    first_row = next(line for line in table.splitlines() if line.startswith("| 1 | diffusion (MLP) |"))
+    assert f"| {accuracy.loc[1]:.3f} |" in first_row  # the paper's number beside ours, from the data file
+    assert "the paper" in next(v for k, v in glued["ch1_table1_vs_paper"]["data"].items() if k.endswith("plain"))
     record = json.loads(out.with_suffix(".run.json").read_text())
     assert record["profile"] == "smoke" and record["parameters"]["profile"] == "smoke"
 
@@ -45,24 +64,28 @@ def test_chapter_02_smoke(tmp_path):
     nb = json.loads(out.read_text())
     outputs = list(_outputs(nb))
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    n_png = sum("image/png" in o.get("data", {}) for o in outputs)
-    assert n_png >= 6  # data tour, loss curves, Figs 3/4, Fig 5, Fig 6, the t0 / step sweep
+    assert _n_images(outputs) >= 6  # data tour, loss curves, Figs 3/4, Fig 5, Fig 6, the t0 / step sweep
     glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
-    tables = {"ch2_table1", "ch2_table2", "ch2_table3", "ch2_table4", "ch2_table5", "ch2_table6", "ch2_sweep"}
-    assert tables | {"ch2_beats_baselines", "ch2_vus_wins", "ch2_train_seconds", "ch2_seconds"} <= set(glued)
-    table3 = _glued_html(glued["ch2_table3"])
+    tables = {"ch2_table1", "ch2_table2", "ch2_table3", "ch2_table4", "ch2_table5", "ch2_table6", "ch2_sweep",
+              "ch2_table_schedule"}
+    figures = {"ch2_fig_data", "ch2_fig_loss", "ch2_fig_recon", "ch2_fig_warmup", "ch2_fig_roc", "ch2_fig_sweep"}
+    assert tables | figures | {"ch2_beats_baselines", "ch2_vus_wins", "ch2_train_seconds", "ch2_seconds"} <= set(glued)
+    table3 = _glued_markdown(glued["ch2_table3"])
     for dataset in ("SMAP", "MSL", "SMD"):
-        assert dataset in table3
+        assert f"| {dataset} |" in table3
     for method in ("DiffADT (with entity ID)", "DiffADT (without entity ID)", "Isolation Forest", "random score"):
-        assert table3.count(f">{method}<") == 3, method
+        assert table3.count(f"| {method} |") == 3, method
+    assert table3.count("| reported by the paper | DiffADT (entity ID) |") == 3  # the paper's rows, per dataset
     for column in ("F1-PA", "precision (PA)", "recall (PA)", "event F1", "ROC-AUC", "PR-AUC", "VUS-PR"):
         assert column in table3
-    table4 = _glued_html(glued["ch2_table4"])
+    table4 = _glued_markdown(glued["ch2_table4"])
     for kernel in ("hann", "hamming", "bartlett"):
-        assert table4.count(kernel) == 3
-    table5 = _glued_html(glued["ch2_table5"])
+        assert table4.count(f"| {kernel} |") == 4  # three datasets and the paper's row
+    table5 = _glued_markdown(glued["ch2_table5"])
     for depth in (6, 12, 18, 24):
-        assert table5.count(f">{depth}</th>") == 2  # S4 and RES
+        assert table5.count(f"| {depth} |") == 2  # S4 and RES
+    for key in ("ch2_table1", "ch2_table2", "ch2_table5", "ch2_table6"):
+        assert "reported by the paper" in _glued_markdown(glued[key]), key
     verdict = next(v for k, v in glued["ch2_beats_baselines"]["data"].items() if k.endswith("text/plain"))
     assert verdict.strip("'") in ("yes", "no")
     record = json.loads(out.with_suffix(".run.json").read_text())
@@ -128,3 +151,27 @@ def test_chapter_04_smoke(tmp_path):
         assert pattern in misses, pattern
     record = json.loads(out.with_suffix(".run.json").read_text())
     assert record["profile"] == "smoke" and record["parameters"]["profile"] == "smoke"
+
+
+@pytest.mark.slow
+def test_chapter_05_smoke(tmp_path):
+    import jupytext
+
+    source = runner.resolve_chapter("05")
+    # the reader's part of the recipe stays short: non-blank, non-comment lines of the "your-code" cells
+    user_cells = [c for c in jupytext.read(source).cells if "your-code" in c.metadata.get("tags", [])]
+    user_lines = [line for c in user_cells for line in c.source.splitlines()
+                  if line.strip() and not line.strip().startswith("#")]
+    assert user_cells and len(user_lines) < 20, len(user_lines)
+    out = runner.run_chapter("05", profile="smoke", output=tmp_path / "05.ipynb", progress=False,
+                             overrides={"work_dir": str(tmp_path / "work")})
+    nb = json.loads(out.read_text())
+    outputs = list(_outputs(nb))
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
+    figures = {"ch5_fig_flags", "ch5_fig_window", "ch5_fig_t0", "ch5_fig_rule", "ch5_fig_train"}
+    assert figures | {"ch5_n_segments", "ch5_best_window", "ch5_best_t0", "ch5_best_rule", "ch5_seconds"} <= set(glued)
+    assert all(any(k.endswith("image/png") for k in glued[f]["data"]) for f in figures)
+    work = tmp_path / "work"
+    assert (work / "nyc_taxi.csv").read_text().startswith("timestamp,value\n")
+    assert (work / "detector.pt").stat().st_size > 0  # the saved detector, reloaded inside the chapter
