@@ -258,9 +258,11 @@ def score_entities(detector: EntityDetector, entities: Sequence[Entity], *,
         raise ValueError(f"{len(entities)} entities for a detector fitted on {detector.n_entities_}")
     out = []
     for i, ent in enumerate(entities):
-        if keep_reconstruction:
+        if keep_reconstruction and detector.detector_.score_method == "reconstruction":
             x_hat = detector.reconstruct(ent.test, entity=i)
             test = detector.detector_.score_reconstruction(ent.test, x_hat, entity=i)
+        elif keep_reconstruction:  # the score is not a function of x̂: both are computed
+            x_hat, test = detector.reconstruct(ent.test, entity=i), detector.decision_function(ent.test, entity=i)
         else:
             x_hat, test = None, detector.decision_function(ent.test, entity=i)
         out.append(EntityScores(ent.name, np.asarray(ent.labels, dtype=np.int8),

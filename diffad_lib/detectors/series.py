@@ -13,7 +13,7 @@ calls :meth:`DiffusionDetector.fit_entities`; each entity keeps its own scaler.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,8 +24,9 @@ from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.windows import frame, stitch
 from diffad_lib.detectors.base import BaseDetector
 from diffad_lib.detectors.core import DiffusionCore, detector_init
+from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import SCALINGS, ChannelScaler
-from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, calibrated_distance
+from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, smooth
 
 __all__ = ["DiffusionDetector"]
 
@@ -120,6 +121,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             "smoothing": ("hann", 'Literal["none", "hann", "hamming", "bartlett"]'),
             "smoothing_size": (15, "int"),
             "impute_block": (0, "int"),
+            "score_method": ("denoising", 'Literal["denoising", "reconstruction"]'),
             "cond_channels": (None, "Sequence[int] | None"),
             "n_entities": (0, "int"),
             "ssm_lr": (None, "float | None"),
@@ -138,6 +140,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         check_choice(self.distance, name="distance", choices=(1, 2))
         check_choice(self.calibration, name="calibration", choices=CALIBRATIONS)
         check_choice(self.aggregate, name="aggregate", choices=AGGREGATES)
+        check_choice(self.score_method, name="score_method", choices=("denoising", "reconstruction"))
         check_choice(self.smoothing, name="smoothing", choices=KERNELS)
         check_int(self.smoothing_size, name="smoothing_size", minimum=1)
         check_int(self.n_entities, name="n_entities", minimum=0)
@@ -204,14 +207,10 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         self.calibrations_: dict[int, ErrorCalibration | None] = {}
         scores = []
         for key, k in zip(keys, n_fit, strict=True):
-            x_hat = self._reconstruct_scaled(scaled[key], key)
-            x_t = scaled[key][:, target]
-            normal = slice(k, None) if len(x_t) - k >= self.window else slice(0, k)
-            self.calibrations_[key] = None
-            if self.calibration == "robust":
-                errors = np.abs(x_t[normal] - x_hat[normal]) ** self.distance
-                self.calibrations_[key] = ErrorCalibration.fit(errors)
-            scores.append(self._score_scaled(x_t, x_hat, key))
+            errors = self._errors_scaled(scaled[key], key)
+            normal = slice(k, None) if len(errors) - k >= self.window else slice(0, k)
+            self.calibrations_[key] = ErrorCalibration.fit(errors[normal]) if self.calibration == "robust" else None
+            scores.append(self._score_errors(errors, key))
         return scores
 
     def _batch(
@@ -234,36 +233,74 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             raise ValueError(f"entity must be one of the fitted entities {sorted(self.scalers_)}; got {entity!r}")
         return self.scalers_[entity]
 
-    def _reconstruct_scaled(self, scaled: np.ndarray, entity: int) -> np.ndarray:
-        """Reconstruction of the target channels of a scaled series (n, C): (n, n_target)."""
+    def _window_pass(self, scaled: np.ndarray, entity: int, fn: Callable[..., torch.Tensor]) -> np.ndarray:
+        """Frame a scaled series (n, C), apply ``fn(x0, model_kwargs)`` to batches of target windows
+        (B, C_target, L) with their conditions, stitch the results back: (n, C_target)."""
         target, cond = self._channels(scaled.shape[1])
         windows = frame(scaled, self.window, self._hop)  # (W, C, L)
         device = next(self.model_.parameters()).device
-
-        def kwargs(rows: slice) -> dict[str, torch.Tensor]:
-            out = {}
-            if cond:
-                out["cond"] = torch.as_tensor(windows[rows][:, cond], dtype=torch.float32, device=device)
-            if self.n_entities:
-                out["entity"] = torch.full((len(windows[rows]),), entity, dtype=torch.long, device=device)
-            return out
-
         out = np.empty((len(windows), len(target), self.window))
-        for rows, _, x_hat in self._reconstruct_batches(windows[:, target], model_kwargs=kwargs):
-            out[rows] = x_hat.double().cpu().numpy()
+        with torch.no_grad():
+            for lo in range(0, len(windows), 256):
+                rows = slice(lo, min(lo + 256, len(windows)))
+                kwargs = {}
+                if cond:
+                    kwargs["cond"] = torch.as_tensor(windows[rows][:, cond], dtype=torch.float32, device=device)
+                if self.n_entities:
+                    kwargs["entity"] = torch.full((rows.stop - lo,), entity, dtype=torch.long, device=device)
+                x0 = torch.as_tensor(windows[rows][:, target], dtype=torch.float32, device=device)
+                out[rows] = fn(x0, kwargs).double().cpu().numpy()
         return stitch(out, len(scaled), self._hop)  # (n, n_target)
 
-    def _score_scaled(self, x: np.ndarray, x_hat: np.ndarray, entity: int) -> np.ndarray:
-        """Per-channel distance on the target channels (n, n_target), calibrated with the
-        entity's normal errors, aggregated over channels, optionally smoothed -> (n,)."""
-        return calibrated_distance(x, x_hat, p=self.distance, calibration=self.calibrations_[entity],
-                                   aggregate=self.aggregate, kind=self.smoothing, size=self.smoothing_size)
+    def _reconstruct_scaled(self, scaled: np.ndarray, entity: int) -> np.ndarray:
+        """Reconstruction of the target channels of a scaled series (n, C): (n, n_target)."""
+        generator = self._generator()
+
+        def fn(x0: torch.Tensor, kwargs: dict) -> torch.Tensor:
+            return sum(self._reconstruct_one(x0, generator, kwargs) for _ in range(self.n_samples)) / self.n_samples
+
+        return self._window_pass(scaled, entity, fn)
+
+    def _errors_scaled(self, scaled: np.ndarray, entity: int) -> np.ndarray:
+        """Per-step, per-target-channel errors of a scaled series: (n, n_target), before calibration.
+
+        ``"reconstruction"``: ``|x − x̂|^p``. ``"denoising"``: ``|ε̂(x_t, t) − ε|^p`` averaged over
+        the noise levels :attr:`score_levels` and ``n_samples`` draws per level.
+        """
+        target, _ = self._channels(scaled.shape[1])
+        if self.score_method == "reconstruction":
+            return np.abs(scaled[:, target] - self._reconstruct_scaled(scaled, entity)) ** self.distance
+        generator = self._generator()
+        levels = self.score_levels
+
+        def fn(x0: torch.Tensor, kwargs: dict) -> torch.Tensor:
+            acc = torch.zeros_like(x0)
+            for t in levels:
+                tt = torch.full((x0.shape[0],), t - 1, dtype=torch.long, device=x0.device)
+                for _ in range(self.n_samples):
+                    eps = randn_like(x0, generator)
+                    eps_hat = self.model_(self.schedule_.q_sample(x0, tt, eps), tt, **kwargs)
+                    acc += (eps_hat - eps).abs() ** self.distance
+            return acc / (len(levels) * self.n_samples)
+
+        return self._window_pass(scaled, entity, fn)
+
+    @property
+    def score_levels(self) -> list[int]:
+        """Noise levels (1-based steps) of the denoising score: t0/4, t0/2, t0 and 2·t0 within [1, T]."""
+        return sorted({int(min(max(round(self.t0 * f), 1), self.n_steps)) for f in (0.25, 0.5, 1.0, 2.0)})
+
+    def _score_errors(self, errors: np.ndarray, entity: int) -> np.ndarray:
+        """Errors (n, n_target) calibrated with the entity's normal errors, aggregated over channels,
+        optionally smoothed -> (n,)."""
+        calibration = self.calibrations_[entity]
+        z = calibration.transform(errors) if calibration is not None else errors
+        agg = z.mean(axis=1) if self.aggregate == "mean" else z.max(axis=1)
+        return smooth(agg, kind=self.smoothing, size=self.smoothing_size)
 
     def score_entity(self, X: np.ndarray, entity: int) -> np.ndarray:
         """Scores of a validated series (n, C) of a fitted entity: (n,) float64."""
-        scaled = self._scaler(entity).transform(X)
-        target, _ = self._channels(X.shape[1])
-        return self._score_scaled(scaled[:, target], self._reconstruct_scaled(scaled, entity), entity)
+        return self._score_errors(self._errors_scaled(self._scaler(entity).transform(X), entity), entity)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self.score_entity(X, 0)
@@ -291,6 +328,10 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         rec = self._validate(x_hat, reset=False, name="x_hat")
         if rec.shape != arr.shape:
             raise ValueError(f"x_hat must have the shape of X {arr.shape}; got {rec.shape}")
+        if self.score_method != "reconstruction":
+            raise ValueError(f"score_reconstruction needs score_method='reconstruction'; this detector scores "
+                             f"by {self.score_method!r} (use decision_function)")
         target, _ = self._channels(arr.shape[1])
         scaler = self._scaler(entity)
-        return self._score_scaled(scaler.transform(arr)[:, target], scaler.transform(rec)[:, target], entity)
+        errors = np.abs(scaler.transform(arr)[:, target] - scaler.transform(rec)[:, target]) ** self.distance
+        return self._score_errors(errors, entity)
