@@ -7,7 +7,8 @@ rule) and ``labels_``; ``decision_function`` (higher = more anomalous); ``predic
 ``sklearn.base.clone`` works.
 
 **Series baselines** (:class:`WindowBaseline` subclasses) standardise each channel on the
-fitting data (:class:`~diffad_lib.scaling.ChannelScaler`), cut the series into windows of length
+fitting data robustly (median and IQR, :class:`~diffad_lib.scaling.ChannelScaler`, so one extreme
+training value cannot squash a channel), cut the series into windows of length
 ``window`` and hop ``hop`` (:func:`diffad_lib.data.windows.frame`), score each window vector of
 ``C·window`` values, and spread each window's score over the time steps it covers
 (:func:`~diffad_lib.data.windows.stitch`): ``reduce="mean"`` averages the windows covering a
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 Reduce = Literal["mean", "max"]
+FIT_CLIP = 10.0  # training values of the window baselines are clipped to this many robust standard deviations
 
 
 class RandomScore(BaseDetector):
@@ -119,8 +121,10 @@ class WindowBaseline(BaseDetector):
         return frame(self.scaler_.transform(X), self.window, self.hop)
 
     def _fit(self, X: np.ndarray) -> None:
-        self.scaler_ = ChannelScaler("standard").fit(X)
-        w = self._windows(X)
+        self.scaler_ = ChannelScaler("robust_standard").fit(X)
+        # fit on values clipped to ±FIT_CLIP robust standard deviations: one glitch in the training
+        # data cannot pull a model towards it (scoring never clips)
+        w = np.clip(self._windows(X), -FIT_CLIP, FIT_CLIP)
         self._fit_windows(w.reshape(len(w), -1))
 
     def _score(self, X: np.ndarray) -> np.ndarray:
@@ -171,7 +175,7 @@ class IsolationForestDetector(WindowBaseline):
 
 
 class ZScoreDetector(WindowBaseline):
-    """Per-point z-score: the largest ``|x − mean| / std`` over channels (and over the window).
+    """Per-point robust z-score: the largest ``|x − median| / (IQR / 1.349)`` over channels (and window).
 
     The simplest detector of value anomalies; it knows nothing of shape, frequency or the relation
     between channels, which is what the other methods must add to be worth their cost.
@@ -419,7 +423,7 @@ class AutoencoderDetector(_AutoencoderMixin, WindowBaseline):
         self._check_ae_params()
 
     def _fit(self, X: np.ndarray) -> None:
-        self.scaler_ = ChannelScaler("standard").fit(X)
+        self.scaler_ = ChannelScaler("robust_standard").fit(X)
         self._train_autoencoder(self._windows(X))
 
     def _score(self, X: np.ndarray) -> np.ndarray:

@@ -6,8 +6,11 @@ Every detector scales its input with :class:`ChannelScaler`; channels are axis 1
 * ``"minmax"`` — the papers' min-max to [−1, 1]: ``2 (x − min) / (max − min) − 1``;
 * ``"robust"`` — the same map, but ``min``/``max`` are the ``q`` and ``1 − q`` quantiles of the
   training data, so one extreme training value cannot squash a channel (values beyond the
-  quantiles land slightly outside [−1, 1] and are kept, never clipped);
-* ``"standard"`` — ``(x − mean) / std``, the usual input of classical detectors;
+  quantiles land slightly outside [−1, 1] and are kept, never clipped); the quantiles are stored
+  values (the next one inwards), so on short series too the most extreme value is left out;
+* ``"standard"`` — ``(x − mean) / std``;
+* ``"robust_standard"`` — ``(x − median) / (IQR / 1.349)``: the standard scale for normal data, but
+  one extreme training value moves neither the centre nor the scale (the classical baselines' input);
 * ``"none"`` — identity.
 
 A constant channel gets scale 1 (it is shifted, not divided by zero).
@@ -22,8 +25,8 @@ from sklearn.exceptions import NotFittedError
 
 from diffad_lib._validation import check_choice, check_float
 
-ScalingMethod = Literal["minmax", "robust", "standard", "none"]
-SCALINGS: tuple[str, ...] = ("minmax", "robust", "standard", "none")
+ScalingMethod = Literal["minmax", "robust", "standard", "robust_standard", "none"]
+SCALINGS: tuple[str, ...] = ("minmax", "robust", "standard", "robust_standard", "none")
 
 __all__ = ["SCALINGS", "ChannelScaler", "ScalingMethod"]
 
@@ -33,7 +36,7 @@ class ChannelScaler:
 
     Parameters
     ----------
-    method : {"minmax", "robust", "standard", "none"}, default "minmax"
+    method : {"minmax", "robust", "standard", "robust_standard", "none"}, default "minmax"
     q : float, default 0.001
         Quantile of the ``"robust"`` method, in [0, 0.5).
 
@@ -53,10 +56,19 @@ class ChannelScaler:
         flat = np.moveaxis(np.asarray(x, dtype=np.float64), 1, -1).reshape(-1, x.shape[1])  # (n·|S|, C)
         if self.method in ("minmax", "robust"):
             q = self.q if self.method == "robust" else 0.0
-            lo, hi = np.quantile(flat, [q, 1.0 - q], axis=0) if q else (flat.min(axis=0), flat.max(axis=0))
+            if q:  # the nearest stored values, never interpolated towards an extreme one
+                lo = np.quantile(flat, q, axis=0, method="higher")
+                hi = np.quantile(flat, 1.0 - q, axis=0, method="lower")
+            else:
+                lo, hi = flat.min(axis=0), flat.max(axis=0)
             offset, scale = (hi + lo) / 2.0, (hi - lo) / 2.0
         elif self.method == "standard":
             offset, scale = flat.mean(axis=0), flat.std(axis=0)
+        elif self.method == "robust_standard":
+            q1, offset, q3 = np.quantile(flat, [0.25, 0.5, 0.75], axis=0)
+            scale = (q3 - q1) / 1.349
+            # a channel constant over half its steps has no IQR: fall back to its std
+            scale = np.where(scale > 0, scale, flat.std(axis=0))
         else:
             offset, scale = np.zeros(flat.shape[1]), np.ones(flat.shape[1])
         self.offset_ = offset

@@ -28,6 +28,7 @@ SMALL: dict[str, dict] = {
     "diffadt": dict(window=16, hop=8, n_steps=20, t0=5, epochs=2,
                     model_params={"residual_channels": 8, "n_layers": 2, "layer": "res", "dilation_cycle": 2}),
     "patch_diffusion": dict(model_params=TINY_UNET, n_steps=20, t0=5, sample_steps=2, epochs=1, batch_size=8),
+    "zscore": dict(window=2),
     "iforest": dict(window=4, n_estimators=10),
     "pca": dict(window=4, n_components=2),
     "kmeans": dict(window=4, n_clusters=3),
@@ -266,14 +267,14 @@ def test_huge_finite_test_value_gets_the_top_finite_score(name, value):
 
 # one extreme training value squashes a channel through min-max scaling or standardisation, so a later
 # test spike of a few units no longer stands out (rows observed to fail, with the cause)
-_MINMAX = "DiffusionDetector's default scaling='minmax' (series.py) maps the extreme value to 1 and the rest of " \
-    "the channel to about -1; fix: default scaling='robust'"
-_STANDARD = "WindowBaseline standardises with ChannelScaler('standard') (baselines.py): the extreme value " \
-    "inflates the channel's std; fix: robust scaling in WindowBaseline._fit"
+_EDGE = "not the glitch: the tiny diffusion configuration of this matrix ranks the first or last steps of the " \
+    "240-step series highest even when trained on clean data (window-edge effect of stitching), so the spike " \
+    "is not first with or without the glitch"
+_AE_HUGE = "the autoencoder trained on a 1e30 glitch (clipped to 10 robust standard deviations for fitting) still " \
+    "ranks the 5-amplitude spike below its neighbourhood"
 _SQUASHED = {
-    **{(n, v): _MINMAX for n in ("diffusion", "diffadt") for v in (1e3, 1e30)},
-    **{(n, v): _STANDARD for n in ("kmeans", "ocsvm", "kpca", "autoencoder") for v in (1e3, 1e30)},
-    ("iforest", 1e30): _STANDARD + " (at 1e3 the trees still isolate the spike)",
+    **{(n, v): _EDGE for n in ("diffusion", "diffadt") for v in (1e3, 1e30)},
+    ("autoencoder", 1e30): _AE_HUGE,
 }
 
 
@@ -287,13 +288,7 @@ def test_one_extreme_training_value_does_not_hide_a_test_spike(name, value):
     _top_of_its_windows(scores, at, SMALL[name].get("window", 1))
 
 
-_NP_SEED = "core.py DiffusionCore._generator computes self.random_state + 1 without int(): torch's manual_seed " \
-    "refuses a numpy integer (check_int accepts it, so the error comes after training)"
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_NP_SEED))
-                                  if ex.METHODS[n].kind == "diffusion" else n
-                                  for n in NAMES if "random_state" in _params_of(n)])
+@pytest.mark.parametrize("name", [n for n in NAMES if "random_state" in _params_of(n)])
 def test_numpy_integer_random_state_is_accepted(name):
     X = _data(name)
     a = _det(name, random_state=np.int64(3)).fit(X).decision_function(X)

@@ -169,10 +169,14 @@ def test_baselines_are_fitted_per_entity():
 
 def test_score_reconstruction_matches_decision_function_and_scaling_is_fit_on_training(fitted):
     x = sine(400, 6)
-    np.testing.assert_allclose(fitted.score_reconstruction(x, fitted.reconstruct(x)), fitted.decision_function(x),
+    recon = DiffusionDetector(**FAST, score_method="reconstruction").fit(sine(1500, 0))
+    np.testing.assert_allclose(recon.score_reconstruction(x, recon.reconstruct(x)), recon.decision_function(x),
                                atol=1e-9)
     with pytest.raises(ValueError, match="x_hat must have the shape"):
-        fitted.score_reconstruction(x, fitted.reconstruct(x)[:300])
+        recon.score_reconstruction(x, recon.reconstruct(x)[:300])
+    # the default denoising score is not a function of x̂: asking for it is refused
+    with pytest.raises(ValueError, match="score_method='reconstruction'"):
+        fitted.score_reconstruction(x, fitted.reconstruct(x))
     # robust scaling: the 0.1 % / 99.9 % quantiles of the fitting part (the first 80 %) map to -1 / +1
     fit_part = sine(1500, 0)[:1200]
     z = fitted.scalers_[0].transform(fit_part)
@@ -181,7 +185,7 @@ def test_score_reconstruction_matches_decision_function_and_scaling_is_fit_on_tr
 
 def test_seeded_regression_values():
     """Scores of a fixed tiny configuration (CPU, one thread), recorded when the default score became
-    the calibrated, Hann-smoothed distance with robust scaling and a held-out fifth.
+    the calibrated, Hann-smoothed denoising error with robust scaling and a held-out fifth.
 
     A change in initialisation, training draws, reconstruction noise or scoring moves them; the
     tolerance allows float rounding across BLAS builds only.
@@ -191,5 +195,5 @@ def test_seeded_regression_values():
     det = DiffusionDetector(window=16, hop=4, n_steps=20, t0=5, epochs=3, batch_size=16,
                             model_params={"hidden": 32, "n_layers": 2}, random_state=0).fit(x)
     s = det.decision_function(x)
-    np.testing.assert_allclose(s[[0, 50, 199, 399]], [2.07865296, 0.44485485, 0.13858157, 1.01861916], rtol=2e-4)
-    assert det.threshold_ == pytest.approx(1.25786365, rel=2e-4)
+    np.testing.assert_allclose(s[[0, 50, 199, 399]], [0.98045799, 0.41215286, 0.20004107, 0.4402067], rtol=2e-4)
+    assert det.threshold_ == pytest.approx(0.75458658, rel=2e-4)

@@ -206,7 +206,7 @@ class DiffusionCore:
     # -- reconstruction -----------------------------------------------------------------------
     def _generator(self) -> torch.Generator:
         """The reconstruction noise stream: a fresh CPU generator per scoring call."""
-        return torch.Generator().manual_seed(self.random_state + 1)
+        return torch.Generator().manual_seed(int(self.random_state) + 1)
 
     @torch.no_grad()
     def _reconstruct_batches(

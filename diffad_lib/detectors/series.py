@@ -30,6 +30,8 @@ from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibrati
 
 __all__ = ["DiffusionDetector"]
 
+FIT_CLIP = 10.0  # training windows are clipped to this many scaled units (normal data lies within ±1)
+
 
 class DiffusionDetector(DiffusionCore, BaseDetector):
     """Diffusion-reconstruction anomaly detector for series, with the pyod / scikit-learn API.
@@ -192,9 +194,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         for key, arr, k in zip(keys, series, n_fit, strict=True):
             self.scalers_[key] = ChannelScaler(self.scaling).fit(arr[:k])
             scaled[key] = self.scalers_[key].transform(arr)
-            parts["fit"].append((frame(scaled[key][:k], self.window, self._hop), key))
+            # the model trains on values clipped to ±FIT_CLIP scaled units: one glitch in the training
+            # data cannot dominate the loss (scoring sees the values as they are)
+            fit_part = np.clip(scaled[key], -FIT_CLIP, FIT_CLIP)
+            parts["fit"].append((frame(fit_part[:k], self.window, self._hop), key))
             if len(arr) - k >= self.window:
-                parts["val"].append((frame(scaled[key][k:], self.window, self._hop), key))
+                parts["val"].append((frame(fit_part[k:], self.window, self._hop), key))
         defaults: dict[str, Any] = {"in_channels": len(target)}
         if self.model == "mlp":
             defaults["window"] = self.window
