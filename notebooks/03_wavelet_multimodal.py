@@ -649,7 +649,7 @@ for normal in normal_classes:
 # %% tags=["hide-input"]
 audio_table = pd.DataFrame.from_dict(audio_rows, orient="index").rename_axis("normal class")
 audio_table.columns = pd.MultiIndex.from_tuples(audio_table.columns)
-audio_table.loc["mean"] = audio_table.mean()
+audio_table = pd.concat([audio_table, audio_table.mean().to_frame("mean").T]).rename_axis("normal class")
 audio_table["clips"] = audio_table["clips"].round().astype(int)  # the mean row's counts, rounded
 full_audio = audio_table.loc[normal_classes, ("AUROC", FULL)]
 audio_means = audio_table.loc["mean", "AUROC"]
