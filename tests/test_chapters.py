@@ -107,8 +107,9 @@ def test_chapter_03_smoke(tmp_path):
         assert f">{method}<" in table2, method
     assert ">NAB<" in table2 and ">UCR<" in table2
     table3 = _glued_html(glued["ch3_table3"])
-    for variant in ("− wavelet", "− MHA", "− adapter", "− hybrid embedding", "not available"):
+    for variant in ("− wavelet", "− MHA", "− adapter", "− hybrid embedding"):
         assert variant in table3, variant
+    assert "not available" in table3 or "(MVTec AD)" in table3  # the paper's column, filled where transcribed
     # the sound table: the smoke profile's three UrbanSound8K classes, each normal in turn, and their mean
     audio = _glued_html(glued["ch3_audio_table"])
     for row in ("air_conditioner", "car_horn", "dog_bark", "mean"):
