@@ -284,7 +284,9 @@ plt.close(fig)
 # {glue:text}`ch3_ae_epochs` epochs), a **feature kNN** (`"feature_knn"`: distance of every
 # pixel's wavelet-energy features to the nearest of {glue:text}`ch3_knn_bank` training pixels,
 # PatchCore-style, no training) and a **random score** (`"random"`; its pixel map is random too).
-# Every method's image score is the maximum of its smoothed map.
+# The baselines' image score is the maximum of their smoothed map, as for each term of the
+# diffusion score. With `mvtec_root` set, every "tile" in this chapter's image sections reads as
+# the chosen MVTec AD category.
 
 # %% tags=["hide-input"]
 def paper(table):
