@@ -226,7 +226,7 @@ plt.close(fig)
 # the same resolution, so the network sees fine texture and coarse structure explicitly. The
 # same band energies, frozen, are the default feature network $f$ of the score
 # (`diffad_lib.features.WaveletFeatures`: local averages of $|d_j|$ per band, plus $a_J$).
-# {numref}`ch3-fig-pyramid` shows the pyramid of a defective tile at its stored resolution.
+# {ref}`The pyramid figure <ch3-fig-pyramid>` shows the pyramid of a defective tile at its stored resolution.
 
 # %% tags=["hide-input"]
 example = int(np.flatnonzero(kind_of == kinds[0])[0])
@@ -380,7 +380,7 @@ table1.round(3)
 # :name: "ch3-table1"
 #
 # **Table I.** Image AUROC and pixel AUROC on the real magnetic-tile photographs (the data of
-# {numref}`ch3-counts`), per defect kind (good test images against the images of that kind;
+# {ref}`image counts <ch3-counts>`), per defect kind (good test images against the images of that kind;
 # the number of images of the kind in brackets), over all test images, and the mean over the
 # kinds. One model per method, trained on `train/good`.
 # ```
@@ -456,7 +456,7 @@ for key, value in dict(full_img=f"{mean_t1[FULL]:.3f}",
 #
 # ## Score maps
 #
-# {numref}`ch3-fig-maps` shows, for one tile of each defect kind, the photograph, the full model's
+# {ref}`The score-map figure <ch3-fig-maps>` shows, for one tile of each defect kind, the photograph, the full model's
 # reconstruction $\tilde x_0$, its mixed anomaly map, the convolutional autoencoder's map and the
 # true mask. A reconstruction-based detector works when $\tilde x_0$ looks like a *normal* tile
 # where the defect was, so that the map lights up there.
@@ -530,7 +530,7 @@ lam_table.round(3)
 # ```{glue:figure} ch3_lam_table
 # :name: "ch3-lam"
 #
-# **λ study.** The numbers of {numref}`ch3-fig-lam`.
+# **λ study.** The numbers of {ref}`the λ figure <ch3-fig-lam>`.
 # ```
 #
 # Averaged over the defect kinds, the best λ in this run is {glue:text}`ch3_best_lam`; the pure
