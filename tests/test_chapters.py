@@ -79,7 +79,8 @@ def test_chapter_03_smoke(tmp_path):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
     figures = {"ch3_fig_tiles", "ch3_fig_pyramid", "ch3_fig_maps", "ch3_fig_lam", "ch3_fig_scalograms"}
-    tables = {"ch3_counts", "ch3_table1", "ch3_table2", "ch3_table3", "ch3_lam_table", "ch3_audio_table"}
+    tables = {"ch3_counts", "ch3_inner_table", "ch3_table1", "ch3_table2", "ch3_table3", "ch3_lam_table",
+              "ch3_audio_table"}
     assert figures | tables | {"ch3_seconds", "ch3_image_source", "ch3_audio_source"} <= set(glued)
     for name in figures:  # each figure is glued as an image, captioned by a glue:figure directive in the text
         assert any(k.endswith("image/png") for k in glued[name]["data"]), name
