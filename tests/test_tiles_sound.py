@@ -206,6 +206,19 @@ def test_one_class_split_keeps_recordings_on_one_side(prepared: Path, normal) ->
         one_class_split(data, normal="gun_shot")
 
 
+@needs_mirror
+def test_excluding_loop_padded_clips_leaves_gun_shot_unusable_as_normal(prepared: Path) -> None:
+    # the chapter's audio protocol: loop-padded clips dropped, each remaining class normal in turn
+    data = urbansound8k(root=prepared, sr=2000, loop_padded="exclude")
+    assert not data.loop_padded.any() and {x.size for x in data.signals} == {8000}
+    with pytest.raises(ValueError, match=r"'gun_shot' has 1 recording"):
+        one_class_split(data, normal="gun_shot")
+    for name in sorted(set(data.categories) - {"gun_shot"}):
+        split = one_class_split(data, normal=name, test_fraction=0.3, seed=0)
+        assert not set(data.fs_ids[split.train]) & set(data.fs_ids[split.test])
+        assert 0 < (split.labels == 0).sum() < split.train.size
+
+
 # --------------------------------------------------------------------------------------------
 # Without a mirror: upstream archives, atomicity, concurrency
 # --------------------------------------------------------------------------------------------
