@@ -78,7 +78,9 @@ class Method:
 #: Every method the book compares, keyed by registry name, in the order tables list them.
 METHODS: dict[str, Method] = {
     "diffusion": Method("diffusion (MLP)", DiffusionDetector, "series", "diffusion"),
-    "diffadt": Method("DiffADT", DiffusionDetector, "series", "diffusion", {"model": "diffwave"}),
+    # DiffADT as published: reconstruction distance (smoothed at evaluation), not the denoising score
+    "diffadt": Method("DiffADT", DiffusionDetector, "series", "diffusion",
+                      {"model": "diffwave", "score_method": "reconstruction"}),
     "patch_diffusion": Method("wavelet diffusion U-Net", PatchDiffusionDetector, "samples", "diffusion"),
     "zscore": Method("z-score", baselines.ZScoreDetector, "series", "baseline"),
     "iforest": Method("Isolation Forest", baselines.IsolationForestDetector, "series", "baseline"),
