@@ -49,7 +49,7 @@ from scipy.stats import friedmanchisquare, studentized_range
 
 from diffad_lib.experiments import METHODS, display_name
 from diffad_lib.leaderboard import DATASETS, METRICS, leaderboard_table
-from diffad_lib.report import glue
+from diffad_lib.report import glue, glue_figure, glue_table
 from diffad_lib.runner import repo_root
 
 results = repo_root() / "results"
@@ -82,23 +82,22 @@ if doc is not None:
     table = leaderboard_table(doc, metric="vus_pr")
     kinds = {display_name(m): METHODS[m].kind for m in doc["datasets"][next(iter(doc["datasets"]))]}
 
-    def _bold_best(col):
-        if col.name == "mean rank":
-            return ["font-weight: bold" if v == col.min() else "" for v in col]
-        return ["font-weight: bold" if v == col.max() else "" for v in col]
+    def _bold_best(col):  # the best value of a column in bold (lowest for the rank)
+        best = col.min() if col.name == "mean rank" else col.max()
+        return [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in col]
 
-    styled = (table.rename(columns={d: f"{d} ({series_counts[d]})" for d in series_counts})
-              .style.apply(_bold_best).format("{:.3f}"))
-    glue("lb_vus_table", styled, display=False)
-    display(styled)
+    shown = table.apply(_bold_best).rename(columns={d: f"{d} ({series_counts[d]})" for d in series_counts})
+    glue_table("lb_vus_table", shown)
+    display(shown)
 
 # %% [markdown]
-# ```{glue:figure} lb_vus_table
-# :name: "lb-vus-table"
-#
-# Mean VUS-PR per dataset (number of series in brackets) and mean rank over the five datasets;
-# the best value of each column is bold. Read each column against the **random score** row.
+# :::{table} Mean VUS-PR per dataset (number of series in brackets) and mean rank over the five
+# datasets; the best value of each column is bold. Read each column against the **random score** row.
+# :name: lb-vus-table
+# ```{glue:md} lb_vus_table
+# :format: myst
 # ```
+# :::
 
 # %% tags=["hide-input"]
 if doc is not None:
@@ -134,9 +133,10 @@ if doc is not None:
         display(Markdown("No method falls below the random score's VUS-PR on any dataset."))
 
 # %% [markdown]
-# The best diffusion method has the highest mean VUS-PR on {glue:text}`lb_wins` datasets. With
+# The best diffusion method has the highest mean VUS-PR on {glue:text}`lb_wins` datasets
+# ({numref}`lb-vus-table`). With
 # a handful of series per dataset at `default`, a single series can move a mean by several
-# points: the spreads below show how much.
+# points: the spreads in {numref}`lb-spread` show how much.
 #
 # ## Every metric
 #
@@ -156,16 +156,18 @@ if doc is not None:
             rows[(d, f"{role}: {display_name(m)}")] = {k: methods[m][k] for k in METRICS}
     metric_table = pd.DataFrame.from_dict(rows, orient="index")
     metric_table.columns = ["VUS-PR", "PR-AUC", "ROC-AUC", "F1", "PA-F1"]
-    glue("lb_metric_table", metric_table.style.format("{:.3f}"), display=False)
-    display(metric_table.style.format("{:.3f}"))
+    metric_table.index = [f"{d}, {role}" for d, role in metric_table.index]
+    glue_table("lb_metric_table", metric_table)
+    display(metric_table.round(3))
 
 # %% [markdown]
-# ```{glue:figure} lb_metric_table
-# :name: "lb-metric-table"
-#
-# All five metrics per dataset for the best diffusion method, the best baseline and the random
-# score. Compare PA-F1 with F1: adjustment lifts every row, the random score's most of all.
+# :::{table} All five metrics per dataset for the best diffusion method, the best baseline and the
+# random score. Compare PA-F1 with F1: adjustment lifts every row, the random score's most of all.
+# :name: lb-metric-table
+# ```{glue:md} lb_metric_table
+# :format: myst
 # ```
+# :::
 #
 # ## Per-series spread and ranks
 
@@ -187,12 +189,11 @@ if doc is not None:
     axes[0].set_yticks(range(len(order)), order)
     axes[0].invert_yaxis()
     fig.tight_layout()
-    glue("lb_spread", fig, display=False)
-    plt.close(fig)
+    glue_figure("lb_spread", fig)
 
 # %% [markdown]
 # ```{glue:figure} lb_spread
-# :name: "lb-spread"
+# :name: lb-spread
 # :alt: Dot plots of VUS-PR per series, one panel per dataset, one row per method.
 #
 # VUS-PR of every series (dots; diffusion methods red, random grey) and the dataset mean (bar).
@@ -222,15 +223,14 @@ if doc is not None:
     ax.set_xlabel(f"mean rank over {n} series (1 = best)")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    glue("lb_ranks", fig, display=False)
-    plt.close(fig)
+    glue_figure("lb_ranks", fig)
     glue("lb_cd", f"{cd:.2f}")
     glue("lb_friedman_p", f"{pvalue:.2g}")
     glue("lb_n_series", str(n))
 
 # %% [markdown]
 # ```{glue:figure} lb_ranks
-# :name: "lb-ranks"
+# :name: lb-ranks
 # :alt: Horizontal bars of each method's mean rank over all series, with the critical difference shaded.
 #
 # Mean rank of each method over all series of all datasets (Friedman test p =
