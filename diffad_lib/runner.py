@@ -273,6 +273,20 @@ def failed_path(out: Path) -> Path:
     return Path(out).with_name(Path(out).stem + ".failed.ipynb")
 
 
+def _fold_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``hide-input``: the page shows the profile line the
+    chapter prints, and the reader can unfold the values."""
+    nb = json.loads(path.read_text())
+    changed = False
+    for cell in nb.get("cells", []):
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+            changed = True
+    if changed:
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
 def run_chapter(
     chapter: str | Path,
     *,
@@ -349,6 +363,7 @@ def run_chapter(
         if isinstance(exc, KeyboardInterrupt):
             raise ChapterError(f"chapter {source.stem} was interrupted{kept}{untouched}") from None
         raise
+    _fold_injected_parameters(partial)
     os.replace(partial, out)
     failed_path(out).unlink(missing_ok=True)
     record = {"chapter": source.stem, "profile": profile, "parameters": params, "seconds": round(elapsed, 1),

@@ -106,6 +106,9 @@ def _finished_label(path):
 def test_failed_chapter_never_replaces_a_good_output(tmp_path):
     root = _tiny_book(tmp_path)
     out = runner.run_chapter("01", root=root, overrides={"label": "good"}, progress=False)
+    cells = json.loads(out.read_text())["cells"]
+    injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and all("hide-input" in c["metadata"]["tags"] for c in injected)
     record = json.loads(out.with_suffix(".run.json").read_text())
     assert record["status"] == "ok" and record["parameters"]["label"] == "good"
     good_nb, good_record = out.read_bytes(), out.with_suffix(".run.json").read_bytes()
