@@ -418,15 +418,8 @@ def mvtec_ad(
     return _assemble(train_files, items, size=target, color=color, category=category)
 
 
-def load_mvtec(
-    root: str | Path,
-    category: str,
-    *,
-    size: Size = 256,
-    color: Literal["gray", "rgb"] = "rgb",
-) -> MVTecData:
-    """Same as :func:`mvtec_ad` (the earlier name)."""
-    return mvtec_ad(root, category, size=size, color=color)
+#: The earlier name of :func:`mvtec_ad`.
+load_mvtec = mvtec_ad
 
 
 def _spread(items: list, limit: int | None) -> list:
