@@ -12,6 +12,6 @@ def test_readme_example_detects_the_anomalous_point():
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     scores, labels = namespace["scores"], namespace["labels"]
-    assert int(np.argmax(scores)) == 1234
+    assert abs(int(np.argmax(scores)) - 1234) <= 2  # the default score is smoothed by a 15-step Hann kernel
     assert labels[1234] == 1
-    assert labels.mean() < 0.01
+    assert labels.mean() < 0.02  # three sigma on held-out normal scores: about 1 % false positives here
