@@ -99,7 +99,7 @@ shapes = pd.Series({"batch (windows)": cfg["batch"], "channels": cfg["channels"]
                     "S4 state": cfg["s4_state"], "diffusion steps T": cfg["n_steps"],
                     "20-step setting": cfg["reconstruct_20"], "fast setting": cfg["fast"],
                     "device": record["meta"]["device"]}, name="value").to_frame()
-table = glue_table("perf_table", speed_table(record), digits=2)
+glue_table("perf_table", speed_table(record), digits=2)
 glue("perf_shapes", shapes, display=False)
 glue("perf_config", bench_config)
 glue("perf_device", record["meta"]["device"])
