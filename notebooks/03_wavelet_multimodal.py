@@ -186,8 +186,7 @@ glue("ch3_n_train", int(counts["train/good"]))
 glue("ch3_n_test", len(kind_of))
 
 # %% [markdown]
-# :::{table} Images of this run per split and kind, and how many defective test images have a
-# non-empty mask (the others count for image AUROC only).
+# :::{table} Images of this run per split and kind, and how many defective test images have a non-empty mask (the others count for image AUROC only).
 # :name: ch3-counts
 # ```{glue:md} ch3_counts
 # :format: myst
@@ -380,11 +379,7 @@ glue_table("ch3_table1", table1)
 glue("ch3_fit_seconds", f"{seconds[FULL]:.0f}")
 
 # %% [markdown]
-# :::{table} Image AUROC and pixel AUROC on the real magnetic-tile photographs (the data of
-# {numref}`ch3-counts`), as the paper's Table I: per defect kind (good test images against the
-# images of that kind; the number of images of the kind in brackets), over all test images, and
-# the mean over the kinds. One model per method, trained on `train/good`; compare the full model
-# with the plain U-Net and the baselines in the rows of each kind.
+# :::{table} Image AUROC and pixel AUROC on the real magnetic-tile photographs (the data of {numref}`ch3-counts`), as the paper's Table I: per defect kind (good test images against the images of that kind; the number of images of the kind in brackets), over all test images, and the mean over the kinds. One model per method, trained on `train/good`; compare the full model with the plain U-Net and the baselines in the rows of each kind.
 # :name: ch3-table1
 # ```{glue:md} ch3_table1
 # :format: myst
@@ -470,10 +465,7 @@ for key, value in dict(full_img=f"{mean_t1[FULL]:.3f}",
 # convolutions' padding make the border the least predictable part of a normal tile, so the
 # image score can end up measuring the border rather than the defect.
 #
-# :::{table} Border check: mean image AUROC over the defect kinds when the image score is the
-# maximum of the whole map (as in {numref}`ch3-table1`) and of the map without its outer 2
-# pixels. This check was made after seeing where the maxima lie, on the same test images; it is a
-# diagnosis, not a tuned method, and it also hides defects that touch the border (most breaks).
+# :::{table} Border check: mean image AUROC over the defect kinds when the image score is the maximum of the whole map (as in {numref}`ch3-table1`) and of the map without its outer 2 pixels. This check was made after seeing where the maxima lie, on the same test images; it is a diagnosis, not a tuned method, and it also hides defects that touch the border (most breaks).
 # :name: ch3-inner
 # ```{glue:md} ch3_inner_table
 # :format: myst
@@ -552,8 +544,7 @@ glue_figure("ch3_fig_lam", fig)
 # kind and one for all test images (same trained model and reconstructions for every λ).
 # ```
 #
-# :::{table} The λ study: the numbers of {numref}`ch3-fig-lam`, image and pixel AUROC of the
-# full model for each λ and defect kind.
+# :::{table} The λ study: the numbers of {numref}`ch3-fig-lam`, image and pixel AUROC of the full model for each λ and defect kind.
 # :name: ch3-lam
 # ```{glue:md} ch3_lam_table
 # :format: myst
@@ -625,12 +616,7 @@ glue("ch3_abl_supported", ", ".join(table3.index[table3["verdict"].str.endswith(
 glue("ch3_abl_n_test", len(abl_test))
 
 # %% [markdown]
-# :::{table} Ablation on the real tiles, as the paper's Table III ({glue:text}`ch3_abl_n_test`
-# test images), mean ± std over seeds. Δ is the paired difference to the full model of the same
-# seed (negative: removing the module hurts); read the verdict, which compares the mean Δ image
-# AUROC with its seed-to-seed spread. The paper's column, where filled, is its relative drop in
-# image AUC on MVTec AD, a different dataset; "not available" means this build has no
-# transcription, not a zero.
+# :::{table} Ablation on the real tiles, as the paper's Table III ({glue:text}`ch3_abl_n_test` test images), mean ± std over seeds. Δ is the paired difference to the full model of the same seed (negative: removing the module hurts); read the verdict, which compares the mean Δ image AUROC with its seed-to-seed spread. The paper's column, where filled, is its relative drop in image AUC on MVTec AD, a different dataset; "not available" means this build has no transcription, not a zero.
 # :name: ch3-table3
 # ```{glue:md} ch3_table3
 # :format: myst
@@ -730,10 +716,7 @@ glue("ch3_audio_easiest", f"{full_audio.idxmax()} ({full_audio.max():.3f})")
 glue("ch3_audio_hardest", f"{full_audio.idxmin()} ({full_audio.min():.3f})")
 
 # %% [markdown]
-# :::{table} One-class AUROC on real UrbanSound8K clips, the paper's audio experiment: each
-# row's class is normal, its held-out recordings are the normal test clips and the other
-# classes' clips the anomalies; the clip counts of each split, and the mean over the normal
-# classes in the last row.
+# :::{table} One-class AUROC on real UrbanSound8K clips, the paper's audio experiment: each row's class is normal, its held-out recordings are the normal test clips and the other classes' clips the anomalies; the clip counts of each split, and the mean over the normal classes in the last row.
 # :name: ch3-audio
 # ```{glue:md} ch3_audio_table
 # :format: myst
@@ -806,18 +789,14 @@ glue_table("ch3_table2", table2)
 glue_table("ch3_table2_series", ts)
 
 # %% [markdown]
-# :::{table} Time-series detection as the paper's Table II, mean over the series of each
-# benchmark. F1 is point-wise, F1-PA point-adjusted (the papers' protocol); thresholds are three
-# sigma of held-out normal training scores; ROC-AUC, PR-AUC and VUS-PR need no threshold. Compare
-# VUS-PR of the 1-D U-Nets with the baselines'.
+# :::{table} Time-series detection as the paper's Table II, mean over the series of each benchmark. F1 is point-wise, F1-PA point-adjusted (the papers' protocol); thresholds are three sigma of held-out normal training scores; ROC-AUC, PR-AUC and VUS-PR need no threshold. Compare VUS-PR of the 1-D U-Nets with the baselines'.
 # :name: ch3-table2
 # ```{glue:md} ch3_table2
 # :format: myst
 # ```
 # :::
 #
-# :::{table} The metrics of {numref}`ch3-table2` per series, to see how much one series moves
-# the mean.
+# :::{table} The metrics of {numref}`ch3-table2` per series, to see how much one series moves the mean.
 # :name: ch3-table2-series
 # ```{glue:md} ch3_table2_series
 # :format: myst

@@ -183,9 +183,7 @@ glue("ch4_diff_caveat", "close to chance, so its curves below mostly show noise 
      "the baselines carry the comparison" if diff_auc < 0.55 else "clearly above chance")
 
 # %% [markdown]
-# :::{table} The clean reference every later table is compared with: mean over the entities
-# ({glue:text}`ch4_entities`) of VUS-PR, point-wise F1 (three sigma of the training scores), its
-# precision and recall, and ROC-AUC.
+# :::{table} The clean reference every later table is compared with: mean over the entities ({glue:text}`ch4_entities`) of VUS-PR, point-wise F1 (three sigma of the training scores), its precision and recall, and ROC-AUC.
 # :name: ch4-reference
 # ```{glue:md} ch4_reference
 # :format: myst
@@ -301,9 +299,7 @@ glue_figure("ch4_contam_fig", fig)
 # replaced by the entity's own anomalous segments; mean over the entities.
 # ```
 #
-# :::{table} Clean, contaminated ({glue:text}`ch4_top` %) and trimmed-then-retrained runs, with
-# the share of all training steps the trimming cut and the share of the contaminated steps among
-# them: compare the trimmed columns with the contaminated ones.
+# :::{table} Clean, contaminated ({glue:text}`ch4_top` %) and trimmed-then-retrained runs, with the share of all training steps the trimming cut and the share of the contaminated steps among them: compare the trimmed columns with the contaminated ones.
 # :name: ch4-contam-table
 # ```{glue:md} ch4_contam_table
 # :format: myst
@@ -408,8 +404,7 @@ glue_figure("ch4_miss_fig", fig)
 # left out of the evaluation.
 # ```
 #
-# :::{table} VUS-PR with {glue:text}`ch4_miss_hi` % of the test steps missing, per method and gap
-# pattern: compare the ways of handling the gaps across a row.
+# :::{table} VUS-PR with {glue:text}`ch4_miss_hi` % of the test steps missing, per method and gap pattern: compare the ways of handling the gaps across a row.
 # :name: ch4-miss-table
 # ```{glue:md} ch4_miss_table
 # :format: myst
@@ -522,8 +517,7 @@ glue("ch4_extreme_robust", f"{extreme.loc[robust, 'VUS-PR, clean']:.3f} → "
                            f"{extreme.loc[robust, 'VUS-PR, one extreme value']:.3f}")
 
 # %% [markdown]
-# :::{table} VUS-PR and point-wise F1 trained on the clean training splits and on the same
-# splits with one extreme value each: compare DiffADT's min-max and robust scaling rows.
+# :::{table} VUS-PR and point-wise F1 trained on the clean training splits and on the same splits with one extreme value each: compare DiffADT's min-max and robust scaling rows.
 # :name: ch4-extreme-table
 # ```{glue:md} ch4_extreme_table
 # :format: myst

@@ -111,10 +111,7 @@ glue("perf_eps_scale", f"{record['agreement']['eps_max_abs']:.2f}")
 display(shapes)
 
 # %% [markdown]
-# :::{table} Speed of the naive path and the library's path in this build (configuration
-# {glue:text}`perf_config`, device {glue:text}`perf_device`): read the speed-up column. Training
-# counts windows per second of optimisation steps; reconstruction is amortised per window. The
-# speed-up is naive time over ours.
+# :::{table} Speed of the naive path and the library's path in this build (configuration {glue:text}`perf_config`, device {glue:text}`perf_device`): read the speed-up column. Training counts windows per second of optimisation steps; reconstruction is amortised per window. The speed-up is naive time over ours.
 # :name: perf-table
 # ```{glue:md} perf_table
 # :format: myst
@@ -184,9 +181,7 @@ else:
     display(speed_table(gpu_record).round(2))
 
 # %% [markdown]
-# :::{table} GPU targets at the paper's configuration, with the committed GPU measurement where
-# one exists: read the status column. "Missed by" is how many times slower (or larger) the
-# measurement is than its target.
+# :::{table} GPU targets at the paper's configuration, with the committed GPU measurement where one exists: read the status column. "Missed by" is how many times slower (or larger) the measurement is than its target.
 # :name: perf-targets
 # ```{glue:md} perf_targets
 # :format: myst
