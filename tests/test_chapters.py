@@ -23,6 +23,28 @@ def _outputs(nb):
             yield from cell.get("outputs", [])
 
 
+def test_table_captions_fit_the_directive_line():
+    """A ``{table}`` caption is the directive's argument, which MyST reads from its first line only.
+
+    A caption that runs onto the next line turns ``:name:`` and the glued table into body text, and
+    Sphinx rejects the directive ("exactly one table expected"); so the line after the caption must
+    be its ``:name:`` option.
+    """
+    from pathlib import Path
+
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.py"))
+    assert notebooks
+    broken = []
+    for path in notebooks:
+        lines = path.read_text().splitlines()
+        for number, line in enumerate(lines):
+            if line.lstrip("# ").startswith(":::{table}"):
+                following = lines[number + 1].lstrip("# ") if number + 1 < len(lines) else ""
+                if not following.startswith(":name:"):
+                    broken.append(f"{path.name}:{number + 1}")
+    assert not broken, f"table captions that run past the directive line: {broken}"
+
+
 @pytest.mark.slow
 def test_chapter_01_smoke(tmp_path):
     out = runner.run_chapter("01", profile="smoke", output=tmp_path / "01.ipynb", progress=False)
