@@ -174,7 +174,7 @@ rng = np.random.default_rng(seed)
 clean = {(m, ds): fit(m, ds, data[ds]) for m in METHODS for ds in datasets}
 reference = pd.DataFrame({NAMES[m]: pooled({ds: evaluate(clean[m, ds].scores) for ds in datasets})
                           for m in METHODS}).T[["vus_pr", "f1", "precision", "recall", "roc_auc"]]
-reference = reference.rename(columns=metrics.METRIC_COLUMNS)
+reference = reference.rename(columns=metrics.METRIC_COLUMNS).rename_axis("method")  # the name heads its column
 glue_table("ch4_reference", reference)
 glue("ch4_train_seconds", f"{sum(r.fit_seconds for r in clean.values()):.0f}")
 diff_auc = reference.loc[DIFF, "ROC-AUC"]
@@ -267,7 +267,7 @@ contam_summary = pd.DataFrame({
     f"F1 {100 * top:g} %, trimmed": trim_table["f1"],
     "training steps cut (%)": 100 * trim_table["removed"],
     "contaminated steps cut (%)": 100 * trim_table["caught"],
-}).loc[[NAMES[m] for m in METHODS]]
+}).loc[[NAMES[m] for m in METHODS]].rename_axis("method")
 glue_table("ch4_contam_table", contam_summary)
 d_clean, d_top, d_trim = (contam_summary.loc[DIFF, c] for c in contam_summary.columns[:3])
 glue("ch4_top", f"{100 * top:g}")

@@ -81,7 +81,7 @@ def speed_table(record):
     if "peer" in record:
         for k in LABELS:
             rows[LABELS[k]]["SSSD (published model)"] = record["peer"][k]
-    return pd.DataFrame(rows).T
+    return pd.DataFrame(rows).T.rename_axis("measurement")  # a named index is kept as the table's first column
 
 
 # %% [markdown]
@@ -171,7 +171,7 @@ for label, key, sense, target in TARGETS:
     factor = target / value if sense == ">=" else value / target
     rows.append({"target": f"{sense} {target:g}", "measured": f"{value:.4g}",
                  "status": "met" if ok else f"missed by {factor:.2f}×"})
-targets = pd.DataFrame(rows, index=[label for label, *_ in TARGETS])
+targets = pd.DataFrame(rows, index=pd.Index([label for label, *_ in TARGETS], name="measurement"))
 glue_table("perf_targets", targets)
 if gpu_record is None:
     glue("perf_gpu_status", "not measured on a GPU yet: every GPU target below is unmeasured")
