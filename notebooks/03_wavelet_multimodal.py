@@ -523,7 +523,7 @@ lam_table = pd.DataFrame.from_dict(lam_rows, orient="index").rename_axis("λ")
 lam_table.columns.names = ["defect kind", "metric"]
 lam_mean = lam_table.xs("image AUROC", axis=1, level=1).drop(columns=[c for c in lam_table.columns.levels[0]
                                                                       if c.startswith("all")]).mean(axis=1)
-glue_table("ch3_lam_table", flat_columns(lam_table))
+glue_table("ch3_lam_table", lam_table.T.rename(columns=lambda v: f"λ = {v:g}"))  # one row per kind and metric
 for key, value in dict(best_lam=f"{lam_mean.idxmax():g}", lam0=f"{lam_mean.loc[lam_grid[0]]:.3f}",
                        lam1=f"{lam_mean.loc[lam_grid[-1]]:.3f}", lam_mixing="an interior λ: mixing helps"
                        if 0 < lam_mean.idxmax() < 1 else "an end point: mixing does not help").items():
