@@ -544,7 +544,7 @@ glue_figure("ch3_fig_lam", fig)
 # kind and one for all test images (same trained model and reconstructions for every λ).
 # ```
 #
-# :::{table} The λ study: the numbers of {numref}`ch3-fig-lam`, image and pixel AUROC of the full model for each λ and defect kind.
+# :::{table} The λ study, the numbers of {numref}`ch3-fig-lam`: image and pixel AUROC of the full model per defect kind (rows) and λ (columns); find the best column of each row.
 # :name: ch3-lam
 # ```{glue:md} ch3_lam_table
 # :format: myst
