@@ -327,12 +327,7 @@ glue("ch1_table1_vs_paper", rp.agreement(ours["detected (recall, %)"], paper1["a
                                          what="recall with the three-sigma rule (percentage points, per count)"))
 
 # %% [markdown]
-# :::{table} The paper's Table 1 reproduced: detection of injected anomalous points, mean over
-# the {glue:text}`ch1_repeats` test series of each count. The first column is reported by the
-# paper: its "accuracy", undefined there, which we read as recall, with no threshold or window
-# given. "detected" is this run's recall; every threshold comes from normal training data only.
-# Compare the recall with the paper's column, then the precision and FPR it costs; the
-# random-score rows show what chance achieves on each metric.
+# :::{table} The paper's Table 1 reproduced: detection of injected anomalous points, mean over the {glue:text}`ch1_repeats` test series of each count. The first column is reported by the paper: its "accuracy", undefined there, which we read as recall, with no threshold or window given. "detected" is this run's recall; every threshold comes from normal training data only. Compare the recall with the paper's column, then the precision and FPR it costs; the random-score rows show what chance achieves on each metric.
 # :name: ch1-table1
 # ```{glue:md} ch1_table1
 # :format: myst

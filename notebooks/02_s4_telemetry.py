@@ -183,10 +183,7 @@ for ds in datasets:
     glue(f"ch2_ratio_{ds}", f"{table1.loc[ds, 'anomaly ratio (%)']:.2f}")
 
 # %% [markdown]
-# :::{table} Dataset statistics computed from the files (all available entities), what this run
-# uses, and the paper's Table 1 (columns marked "reported by the paper"; all entities, size in
-# time steps). Compare the anomaly ratios: the files and the paper should agree where every
-# entity is available.
+# :::{table} Dataset statistics computed from the files (all available entities), what this run uses, and the paper's Table 1 (columns marked "reported by the paper"; all entities, size in time steps). Compare the anomaly ratios: the files and the paper should agree where every entity is available.
 # :name: ch2-table1
 # ```{glue:md} ch2_table1
 # :format: myst
@@ -250,10 +247,7 @@ settings.insert(0, rp.PAPER_LABEL, paper_table(PAPER, "table2")["value"].reindex
 rp.glue_table("ch2_table2", settings)
 
 # %% [markdown]
-# :::{table} Training and scoring settings: the paper's Table 2 (reported by the paper; a dash
-# where it does not give the setting in that table) beside this page's (the profile is named in
-# the column header). The differences in scale are the first place to look when this page's
-# numbers differ from the paper's.
+# :::{table} Training and scoring settings: the paper's Table 2 (reported by the paper; a dash where it does not give the setting in that table) beside this page's (the profile is named in the column header). The differences in scale are the first place to look when this page's numbers differ from the paper's.
 # :name: ch2-table2
 # ```{glue:md} ch2_table2
 # :format: myst
@@ -382,14 +376,7 @@ glue("ch2_vus_wins", f"{vus_wins} of {len(datasets)}")
 glue("ch2_beats_baselines", "yes" if (vus_wins >= 2 if len(datasets) == 3 else vus_wins > len(datasets) / 2) else "no")
 
 # %% [markdown]
-# :::{table} The paper's Table 3 reproduced: mean over the entities of each dataset. "(PA)":
-# point-adjusted, the paper's protocol; F1 is point-wise; event F1 counts segments; ROC-AUC,
-# PR-AUC and VUS-PR need no threshold. Every threshold is three sigma of the method's own
-# training scores, except for the second random row, which flags the top 1 % (the 99th
-# percentile of its training scores). Rows marked "reported by the paper" are its mean
-# precision, recall and F1 over all entities (its protocol: point adjustment not stated, values
-# in the point-adjusted range; threshold not given). Compare DiffADT's F1-PA with the random rows
-# before comparing it with the paper.
+# :::{table} The paper's Table 3 reproduced: mean over the entities of each dataset. "(PA)": point-adjusted, the paper's protocol; F1 is point-wise; event F1 counts segments; ROC-AUC, PR-AUC and VUS-PR need no threshold. Every threshold is three sigma of the method's own training scores, except for the second random row, which flags the top 1 % (the 99th percentile of its training scores). Rows marked "reported by the paper" are its mean precision, recall and F1 over all entities (its protocol: point adjustment not stated, values in the point-adjusted range; threshold not given). Compare DiffADT's F1-PA with the random rows before comparing it with the paper.
 # :name: ch2-table3
 # ```{glue:md} ch2_table3
 # :format: myst
@@ -452,11 +439,7 @@ glue("ch2_table4_vs_paper", rp.agreement(mean4, paper4.mean(axis=1), tolerance=0
                                          what="IoU averaged over the datasets and kernel sizes"))
 
 # %% [markdown]
-# :::{table} The paper's Table 4 reproduced: mean IoU of detected and labelled anomalous test
-# steps per smoothing kernel and size (DiffADT with the entity ID, thresholds from training
-# scores), and without smoothing. The last rows are reported by the paper (its average over the
-# datasets, printed in percent and shown here as fractions). Look along a row for the effect of
-# the kernel size, down a column for the kernel.
+# :::{table} The paper's Table 4 reproduced: mean IoU of detected and labelled anomalous test steps per smoothing kernel and size (DiffADT with the entity ID, thresholds from training scores), and without smoothing. The last rows are reported by the paper (its average over the datasets, printed in percent and shown here as fractions). Look along a row for the effect of the kernel size, down a column for the kernel.
 # :name: ch2-table4
 # ```{glue:md} ch2_table4
 # :format: myst
@@ -519,8 +502,7 @@ glue("ch2_warm_stabler", "yes" if warm_std < fixed_std else "no")
 # loss over the last epochs, where the two schedules differ most.
 # ```
 #
-# :::{table} Loss level and spread over the last fifth of training, and ROC-AUC of the smoothed
-# score, for the two schedules of {numref}`ch2-fig-warmup`.
+# :::{table} Loss level and spread over the last fifth of training, and ROC-AUC of the smoothed score, for the two schedules of {numref}`ch2-fig-warmup`.
 # :name: ch2-table-schedule
 # ```{glue:md} ch2_table_schedule
 # :format: myst
@@ -579,21 +561,14 @@ glue("ch2_rf", dl.models.diffwave.DiffWaveConfig(in_channels=1, n_layers=min(lay
                                                  dilation_cycle=dilation_cycle).receptive_field)
 
 # %% [markdown]
-# :::{table} The paper's Table 5 reproduced: S4 against RES layers, with the training loss at the
-# end of training, its standard deviation over the last fifth of the epochs, the L1
-# reconstruction error on normal test steps and ROC-AUC. The columns marked "reported by the
-# paper" are its Table 6 (SMAP, every entity, 800 epochs at 512 channels: L1 loss of sampling,
-# L2 loss over the last 500 epochs). Compare the S4 and RES rows at the same depth.
+# :::{table} The paper's Table 5 reproduced: S4 against RES layers, with the training loss at the end of training, its standard deviation over the last fifth of the epochs, the L1 reconstruction error on normal test steps and ROC-AUC. The columns marked "reported by the paper" are its Table 6 (SMAP, every entity, 800 epochs at 512 channels: L1 loss of sampling, L2 loss over the last 500 epochs). Compare the S4 and RES rows at the same depth.
 # :name: ch2-table5
 # ```{glue:md} ch2_table5
 # :format: myst
 # ```
 # :::
 #
-# :::{table} The paper's Table 6 reproduced (cost): training time, reconstruction time per 1000
-# test steps and number of parameters on this machine (see {doc}`reproducibility`), beside the
-# paper's time per window on a Tesla P40 with 20 sampling steps. Only the ratio of S4 to RES
-# times compares across machines.
+# :::{table} The paper's Table 6 reproduced (cost): training time, reconstruction time per 1000 test steps and number of parameters on this machine (see {doc}`reproducibility`), beside the paper's time per window on a Tesla P40 with 20 sampling steps. Only the ratio of S4 to RES times compares across machines.
 # :name: ch2-table6
 # ```{glue:md} ch2_table6
 # :format: myst
@@ -695,9 +670,7 @@ rp.glue_figure("ch2_fig_sweep", rp.plot_knob_sweep(sweep, xlabels={
 # with the trained model. Look for the $t_0$ where ROC-AUC peaks while the error keeps growing.
 # ```
 #
-# :::{table} The numbers of {numref}`ch2-fig-sweep`: the noise level $t_0$ at
-# {glue:text}`ch2_sweep_steps` DDIM steps, and the number of DDIM steps at $t_0$ =
-# {glue:text}`ch2_sweep_t0`, with the reconstruction time of each setting.
+# :::{table} The numbers of {numref}`ch2-fig-sweep`: the noise level $t_0$ at {glue:text}`ch2_sweep_steps` DDIM steps, and the number of DDIM steps at $t_0$ = {glue:text}`ch2_sweep_t0`, with the reconstruction time of each setting.
 # :name: ch2-sweep
 # ```{glue:md} ch2_sweep
 # :format: myst

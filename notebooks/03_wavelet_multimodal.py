@@ -59,7 +59,7 @@ import diffad_lib as dl
 from diffad_lib import metrics, wavelets
 from diffad_lib.data.audio import URBANSOUND_CLASSES
 from diffad_lib.experiments import METHODS, display_name, make_detector, show_full_results
-from diffad_lib.report import glue
+from diffad_lib.report import glue, glue_figure, glue_table
 
 # %% [markdown]
 # ## Parameters
@@ -181,18 +181,17 @@ mask_known = images.mask_known if images.mask_known is not None else np.ones(len
 counts = pd.Series(images.counts(), name="images").rename_axis("split / kind")
 counts["test masks used for pixel AUROC"] = int(mask_known[images.labels == 1].sum())
 glue("ch3_image_source", image_source)
-glue("ch3_counts", counts.to_frame(), display=False)
+glue_table("ch3_counts", counts.to_frame())
 glue("ch3_n_train", int(counts["train/good"]))
 glue("ch3_n_test", len(kind_of))
-counts.to_frame()
 
 # %% [markdown]
-# ```{glue:figure} ch3_counts
-# :name: "ch3-counts"
-#
-# **Image counts** of this run per split and kind, and how many defective test images have a
-# non-empty mask (the others count for image AUROC only).
+# :::{table} Images of this run per split and kind, and how many defective test images have a non-empty mask (the others count for image AUROC only).
+# :name: ch3-counts
+# ```{glue:md} ch3_counts
+# :format: myst
 # ```
+# :::
 
 # %% tags=["hide-input"]
 shown = [int(np.flatnonzero(kind_of == "good")[0])] + [int(np.flatnonzero(kind_of == k)[0]) for k in kinds]
@@ -204,8 +203,7 @@ for col, i in enumerate(shown):
     axes[1, col].set_title("mask", fontsize=8)
 for ax in axes.ravel():
     ax.axis("off")
-glue("ch3_fig_tiles", fig, display=False)
-plt.close(fig)
+glue_figure("ch3_fig_tiles", fig)
 
 # %% [markdown]
 # ```{glue:figure} ch3_fig_tiles
@@ -226,7 +224,7 @@ plt.close(fig)
 # the same resolution, so the network sees fine texture and coarse structure explicitly. The
 # same band energies, frozen, are the default feature network $f$ of the score
 # (`diffad_lib.features.WaveletFeatures`: local averages of $|d_j|$ per band, plus $a_J$).
-# {ref}`The pyramid figure <ch3-fig-pyramid>` shows the pyramid of a defective tile at its stored resolution.
+# {numref}`ch3-fig-pyramid` shows the pyramid of a defective tile at its stored resolution.
 
 # %% tags=["hide-input"]
 example = int(np.flatnonzero(kind_of == kinds[0])[0])
@@ -243,10 +241,9 @@ for row, level in zip(axes, (1, 2, 3), strict=True):
         ax.imshow(band.numpy(), cmap="gray" if name.startswith("approx") else "RdBu_r")
         ax.set_title(f"level {level}: {name}", fontsize=8)
         ax.axis("off")
-glue("ch3_fig_pyramid", fig, display=False)
+glue_figure("ch3_fig_pyramid", fig)
 glue("ch3_pyramid_kind", kinds[0])
 glue("ch3_pyramid_side", side)
-plt.close(fig)
 
 # %% [markdown]
 # ```{glue:figure} ch3_fig_pyramid
@@ -301,6 +298,13 @@ def paper(table):
     except ValueError as err:  # a table not transcribed: say so on the page rather than fail it
         print(f"the paper's {table} is not transcribed: {err}")
         return None
+
+
+def flat_columns(df):
+    """``df`` with its column levels joined into one header per column, as a Markdown table needs."""
+    out = df.copy()
+    out.columns = [" · ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
+    return out
 
 
 def build(name, **params):
@@ -371,19 +375,16 @@ table1.index = pd.MultiIndex.from_tuples(table1.index, names=["defect kind (test
 by_kind = table1.drop(index=[k for k in per_method[FULL] if k.startswith("all")], level=0)
 table1 = pd.concat([table1, pd.concat({"mean over kinds": by_kind.groupby(level="method", sort=False).mean()},
                                       names=["defect kind (test images)"])])
-glue("ch3_table1", table1.round(3), display=False)
+glue_table("ch3_table1", table1)
 glue("ch3_fit_seconds", f"{seconds[FULL]:.0f}")
-table1.round(3)
 
 # %% [markdown]
-# ```{glue:figure} ch3_table1
-# :name: "ch3-table1"
-#
-# **Table I.** Image AUROC and pixel AUROC on the real magnetic-tile photographs (the data of
-# {ref}`image counts <ch3-counts>`), per defect kind (good test images against the images of that kind;
-# the number of images of the kind in brackets), over all test images, and the mean over the
-# kinds. One model per method, trained on `train/good`.
+# :::{table} Image AUROC and pixel AUROC on the real magnetic-tile photographs (the data of {numref}`ch3-counts`), as the paper's Table I: per defect kind (good test images against the images of that kind; the number of images of the kind in brackets), over all test images, and the mean over the kinds. One model per method, trained on `train/good`; compare the full model with the plain U-Net and the baselines in the rows of each kind.
+# :name: ch3-table1
+# ```{glue:md} ch3_table1
+# :format: myst
 # ```
+# :::
 #
 # Training and scoring the full model took {glue:text}`ch3_fit_seconds` s.
 #
@@ -434,7 +435,7 @@ inner = pd.DataFrame({name: {"whole map": table1.loc[("mean over kinds", name), 
                                  if not k.startswith("all")])}
                       for name, (_, m, _) in results.items() if name != display_name("random")}).T
 inner.index.name, inner.columns.name = "method", "mean image AUROC over kinds, maximum of"
-glue("ch3_inner_table", inner.round(3), display=False)
+glue_table("ch3_inner_table", inner)
 glue("ch3_inner_full", f"{inner.loc[FULL, 'outer 2 px ignored']:.3f}")
 for key, value in dict(full_img=f"{mean_t1[FULL]:.3f}",
                        full_pix=f"{table1.loc[('mean over kinds', FULL), 'pixel AUROC']:.3f}",
@@ -464,20 +465,18 @@ for key, value in dict(full_img=f"{mean_t1[FULL]:.3f}",
 # convolutions' padding make the border the least predictable part of a normal tile, so the
 # image score can end up measuring the border rather than the defect.
 #
-# ```{glue:figure} ch3_inner_table
-# :name: "ch3-inner"
-#
-# **Border check.** Mean image AUROC over the defect kinds when the image score is the maximum of
-# the whole map (as in Table I) and of the map without its outer 2 pixels. This check was made
-# after seeing where the maxima lie, on the same test images; it is a diagnosis, not a tuned
-# method, and it also hides defects that touch the border (most breaks).
+# :::{table} Border check: mean image AUROC over the defect kinds when the image score is the maximum of the whole map (as in {numref}`ch3-table1`) and of the map without its outer 2 pixels. This check was made after seeing where the maxima lie, on the same test images; it is a diagnosis, not a tuned method, and it also hides defects that touch the border (most breaks).
+# :name: ch3-inner
+# ```{glue:md} ch3_inner_table
+# :format: myst
 # ```
+# :::
 #
 # Without the border, the full model's mean image AUROC is {glue:text}`ch3_inner_full`.
 #
 # ## Score maps
 #
-# {ref}`The score-map figure <ch3-fig-maps>` shows, for one tile of each defect kind, the photograph, the full model's
+# {numref}`ch3-fig-maps` shows, for one tile of each defect kind, the photograph, the full model's
 # reconstruction $\tilde x_0$, its mixed anomaly map, the convolutional autoencoder's map and the
 # true mask. A reconstruction-based detector works when $\tilde x_0$ looks like a *normal* tile
 # where the defect was, so that the map lights up there.
@@ -498,8 +497,7 @@ for row, i in zip(axes, shown, strict=True):
         ax.set_title(title, fontsize=8)
     for ax in row:
         ax.axis("off")
-glue("ch3_fig_maps", fig, display=False)
-plt.close(fig)
+glue_figure("ch3_fig_maps", fig)
 
 # %% [markdown]
 # ```{glue:figure} ch3_fig_maps
@@ -525,7 +523,7 @@ lam_table = pd.DataFrame.from_dict(lam_rows, orient="index").rename_axis("λ")
 lam_table.columns.names = ["defect kind", "metric"]
 lam_mean = lam_table.xs("image AUROC", axis=1, level=1).drop(columns=[c for c in lam_table.columns.levels[0]
                                                                       if c.startswith("all")]).mean(axis=1)
-glue("ch3_lam_table", lam_table.round(3), display=False)
+glue_table("ch3_lam_table", lam_table.T.rename(columns=lambda v: f"λ = {v:g}"))  # one row per kind and metric
 for key, value in dict(best_lam=f"{lam_mean.idxmax():g}", lam0=f"{lam_mean.loc[lam_grid[0]]:.3f}",
                        lam1=f"{lam_mean.loc[lam_grid[-1]]:.3f}", lam_mixing="an interior λ: mixing helps"
                        if 0 < lam_mean.idxmax() < 1 else "an end point: mixing does not help").items():
@@ -535,9 +533,7 @@ for ax, col in zip(axes, ("image AUROC", "pixel AUROC"), strict=True):
     lam_table.xs(col, axis=1, level=1).plot(ax=ax, marker="o", xlabel="λ (weight of the reconstruction term)",
                                             ylabel=col, legend=col == "image AUROC")
 axes[0].legend(fontsize=7)
-glue("ch3_fig_lam", fig, display=False)
-plt.close(fig)
-lam_table.round(3)
+glue_figure("ch3_fig_lam", fig)
 
 # %% [markdown]
 # ```{glue:figure} ch3_fig_lam
@@ -548,11 +544,12 @@ lam_table.round(3)
 # kind and one for all test images (same trained model and reconstructions for every λ).
 # ```
 #
-# ```{glue:figure} ch3_lam_table
-# :name: "ch3-lam"
-#
-# **λ study.** The numbers of {ref}`the λ figure <ch3-fig-lam>`.
+# :::{table} The λ study, the numbers of {numref}`ch3-fig-lam`: image and pixel AUROC of the full model per defect kind (rows) and λ (columns); find the best column of each row.
+# :name: ch3-lam
+# ```{glue:md} ch3_lam_table
+# :format: myst
 # ```
+# :::
 #
 # Averaged over the defect kinds, the best λ in this run is {glue:text}`ch3_best_lam`; the pure
 # feature distance (λ = 0) gives a mean image AUROC of {glue:text}`ch3_lam0` and the pure
@@ -614,21 +611,17 @@ if paper_table3 is not None and "image drop (%)" in paper_table3.columns:
                               if PAPER_ROWS.get(v) in paper_table3.index else "—" for v in table3.index]
 else:
     table3["paper's drop"] = ["—"] + ["not available"] * (len(table3) - 1)
-glue("ch3_table3", table3, display=False)
+glue_table("ch3_table3", table3)
 glue("ch3_abl_supported", ", ".join(table3.index[table3["verdict"].str.endswith(": supported")]) or "none")
 glue("ch3_abl_n_test", len(abl_test))
-table3
 
 # %% [markdown]
-# ```{glue:figure} ch3_table3
-# :name: "ch3-table3"
-#
-# **Table III.** Ablation on the real tiles ({glue:text}`ch3_abl_n_test` test images), mean ±
-# std over seeds. Δ is the paired difference to the full model of the same seed (negative:
-# removing the module hurts); the verdict compares the mean Δ image AUROC with its seed-to-seed
-# spread. The paper's column, where filled, is its relative drop in image AUC on MVTec AD, a
-# different dataset; "not available" means this build has no transcription, not a zero.
+# :::{table} Ablation on the real tiles, as the paper's Table III ({glue:text}`ch3_abl_n_test` test images), mean ± std over seeds. Δ is the paired difference to the full model of the same seed (negative: removing the module hurts); read the verdict, which compares the mean Δ image AUROC with its seed-to-seed spread. The paper's column, where filled, is its relative drop in image AUC on MVTec AD, a different dataset; "not available" means this build has no transcription, not a zero.
+# :name: ch3-table3
+# ```{glue:md} ch3_table3
+# :format: myst
 # ```
+# :::
 
 # %% [markdown]
 # Modules whose removal costs more image AUROC than the seed-to-seed spread in this run:
@@ -684,8 +677,7 @@ for ax in axes.ravel()[len(shown):]:
     ax.axis("off")
 for ax in axes[:, 0]:
     ax.set_ylabel("frequency (Hz)")
-glue("ch3_fig_scalograms", fig, display=False)
-plt.close(fig)
+glue_figure("ch3_fig_scalograms", fig)
 
 # %% [markdown]
 # ```{glue:figure} ch3_fig_scalograms
@@ -717,21 +709,19 @@ audio_table = pd.concat([audio_table, audio_table.mean().to_frame("mean").T]).re
 audio_table["clips"] = audio_table["clips"].round().astype(int)  # the mean row's counts, rounded
 full_audio = audio_table.loc[normal_classes, ("AUROC", FULL)]
 audio_means = audio_table.loc["mean", "AUROC"]
-glue("ch3_audio_table", audio_table.round(3), display=False)
+glue_table("ch3_audio_table", flat_columns(audio_table))
 glue("ch3_audio_all", f"{audio_means[FULL]:.3f}")
 glue("ch3_audio_best", f"{audio_means.idxmax()} ({audio_means.max():.3f})")
 glue("ch3_audio_easiest", f"{full_audio.idxmax()} ({full_audio.max():.3f})")
 glue("ch3_audio_hardest", f"{full_audio.idxmin()} ({full_audio.min():.3f})")
-audio_table.round(3)
 
 # %% [markdown]
-# ```{glue:figure} ch3_audio_table
-# :name: "ch3-audio"
-#
-# **Sound table.** One-class AUROC on real UrbanSound8K clips: each row's class is normal, its
-# held-out recordings are the normal test clips and the other classes' clips the anomalies; the
-# clip counts of each split, and the mean over the normal classes.
+# :::{table} One-class AUROC on real UrbanSound8K clips, the paper's audio experiment: each row's class is normal, its held-out recordings are the normal test clips and the other classes' clips the anomalies; the clip counts of each split, and the mean over the normal classes in the last row.
+# :name: ch3-audio
+# ```{glue:md} ch3_audio_table
+# :format: myst
 # ```
+# :::
 
 # %% [markdown]
 # On the scalograms the full model's mean AUROC over the normal classes is
@@ -795,24 +785,23 @@ for ds_name, name, train, test, y in series:
 cols = {"f1": "F1", "f1_pa": "F1-PA", "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "vus_pr": "VUS-PR"}
 ts = pd.DataFrame(ts_rows).set_index(["dataset", "series", "method"])[list(cols)].rename(columns=cols)
 table2 = ts.groupby(["dataset", "method"], sort=False).mean()
-glue("ch3_table2", table2.round(3), display=False)
-glue("ch3_table2_series", ts.round(3), display=False)
-table2.round(3)
+glue_table("ch3_table2", table2)
+glue_table("ch3_table2_series", ts)
 
 # %% [markdown]
-# ```{glue:figure} ch3_table2
-# :name: "ch3-table2"
-#
-# **Table II.** Time-series detection, mean over the series of each benchmark. F1 is point-wise,
-# F1-PA point-adjusted (the papers' protocol); thresholds are three sigma of held-out normal
-# training scores; ROC-AUC, PR-AUC and VUS-PR need no threshold.
+# :::{table} Time-series detection as the paper's Table II, mean over the series of each benchmark. F1 is point-wise, F1-PA point-adjusted (the papers' protocol); thresholds are three sigma of held-out normal training scores; ROC-AUC, PR-AUC and VUS-PR need no threshold. Compare VUS-PR of the 1-D U-Nets with the baselines'.
+# :name: ch3-table2
+# ```{glue:md} ch3_table2
+# :format: myst
 # ```
+# :::
 #
-# ```{glue:figure} ch3_table2_series
-# :name: "ch3-table2-series"
-#
-# The same metrics per series.
+# :::{table} The metrics of {numref}`ch3-table2` per series, to see how much one series moves the mean.
+# :name: ch3-table2-series
+# ```{glue:md} ch3_table2_series
+# :format: myst
 # ```
+# :::
 #
 # **Full-profile results.** The `full` profile (every image and clip, paper resolution, larger
 # models, more series, one GPU) writes Tables I–III to `results/03_wavelet_multimodal_full.json`,
@@ -847,8 +836,8 @@ glue("ch3_pa_gap", f"{(table2['F1-PA'] - table2['F1']).mean():.3f}")
 #   {glue:text}`ch3_best_baseline` ({glue:text}`ch3_best_baseline_img`) —
 #   {glue:text}`ch3_beats_baselines` by this run.
 # - *The four modules help*: the full model beats the plain U-Net on
-#   {glue:text}`ch3_full_beats_plain` defect kinds in Table I; in Table III the removals that
-#   cost more than the seed spread are: {glue:text}`ch3_abl_supported`.
+#   {glue:text}`ch3_full_beats_plain` defect kinds in {numref}`ch3-table1`; in {numref}`ch3-table3`
+#   the removals that cost more than the seed spread are: {glue:text}`ch3_abl_supported`.
 # - *Mixing reconstruction and feature distance helps*: the best λ is {glue:text}`ch3_best_lam`
 #   ({glue:text}`ch3_lam_mixing` on average in this run).
 # - *One model serves several modalities*: full-model mean one-class AUROC on UrbanSound8K
@@ -870,13 +859,13 @@ glue("ch3_pa_gap", f"{(table2['F1-PA'] - table2['F1']).mean():.3f}")
 #   shared adapter is trained on normal samples; inputs are reconstructed from step $t_0$ and
 #   scored with $A = \lambda\,$recon $+ (1-\lambda)\,$feature distance, each term standardised
 #   on training scores.
-# - Table I (real magnetic tiles, {glue:text}`ch3_image_source`): mean image AUROC
-#   {glue:text}`ch3_full_img` for the full model, best method on average
-#   {glue:text}`ch3_best_method`. Table III: removals that cost more than the seed spread:
-#   {glue:text}`ch3_abl_supported`.
+# - {numref}`ch3-table1` (the paper's Table I on real magnetic tiles, {glue:text}`ch3_image_source`):
+#   mean image AUROC {glue:text}`ch3_full_img` for the full model, best method on average
+#   {glue:text}`ch3_best_method`. {numref}`ch3-table3` (the paper's Table III): removals that cost
+#   more than the seed spread: {glue:text}`ch3_abl_supported`.
 # - Real UrbanSound8K clips as scalograms, one class normal at a time with recordings never
-#   split, and real series as windows go through the same model family; Table II reports honest
-#   and point-adjusted metrics with a random row.
+#   split, and real series as windows go through the same model family; {numref}`ch3-table2` (the
+#   paper's Table II) reports honest and point-adjusted metrics with a random row.
 # - This run used the {glue:text}`ch3_profile` profile and took {glue:text}`ch3_seconds` s.
 #
 # ## What's next

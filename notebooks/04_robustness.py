@@ -48,7 +48,7 @@ import torch
 import diffad_lib as dl
 from diffad_lib import experiments as ex
 from diffad_lib import metrics
-from diffad_lib.report import glue
+from diffad_lib.report import glue, glue_figure, glue_table
 from diffad_lib.scoring import smooth
 from diffad_lib.thresholds import fit_threshold
 
@@ -174,23 +174,21 @@ rng = np.random.default_rng(seed)
 clean = {(m, ds): fit(m, ds, data[ds]) for m in METHODS for ds in datasets}
 reference = pd.DataFrame({NAMES[m]: pooled({ds: evaluate(clean[m, ds].scores) for ds in datasets})
                           for m in METHODS}).T[["vus_pr", "f1", "precision", "recall", "roc_auc"]]
-reference = reference.rename(columns=metrics.METRIC_COLUMNS)
-glue("ch4_reference", reference.round(3), display=False)
+reference = reference.rename(columns=metrics.METRIC_COLUMNS).rename_axis("method")  # the name heads its column
+glue_table("ch4_reference", reference)
 glue("ch4_train_seconds", f"{sum(r.fit_seconds for r in clean.values()):.0f}")
 diff_auc = reference.loc[DIFF, "ROC-AUC"]
 glue("ch4_diff_auc", f"{diff_auc:.3f}")
 glue("ch4_diff_caveat", "close to chance, so its curves below mostly show noise and say little about the model; "
      "the baselines carry the comparison" if diff_auc < 0.55 else "clearly above chance")
-reference.round(3)
 
 # %% [markdown]
-# ```{glue:figure} ch4_reference
-# :name: "ch4-reference"
-#
-# **Table 1.** The clean reference: mean over the entities ({glue:text}`ch4_entities`) of
-# VUS-PR, point-wise F1 (three sigma of the training scores), its precision and recall, and
-# ROC-AUC.
+# :::{table} The clean reference every later table is compared with: mean over the entities ({glue:text}`ch4_entities`) of VUS-PR, point-wise F1 (three sigma of the training scores), its precision and recall, and ROC-AUC.
+# :name: ch4-reference
+# ```{glue:md} ch4_reference
+# :format: myst
 # ```
+# :::
 #
 # At this scale DiffADT's ROC-AUC is {glue:text}`ch4_diff_auc` (0.5 is chance): {glue:text}`ch4_diff_caveat`.
 #
@@ -269,8 +267,8 @@ contam_summary = pd.DataFrame({
     f"F1 {100 * top:g} %, trimmed": trim_table["f1"],
     "training steps cut (%)": 100 * trim_table["removed"],
     "contaminated steps cut (%)": 100 * trim_table["caught"],
-}).loc[[NAMES[m] for m in METHODS]]
-glue("ch4_contam_table", contam_summary.round(3), display=False)
+}).loc[[NAMES[m] for m in METHODS]].rename_axis("method")
+glue_table("ch4_contam_table", contam_summary)
 d_clean, d_top, d_trim = (contam_summary.loc[DIFF, c] for c in contam_summary.columns[:3])
 glue("ch4_top", f"{100 * top:g}")
 glue("ch4_diff_contam", f"{d_clean:.3f} → {d_top:.3f}")
@@ -281,7 +279,6 @@ glue("ch4_trim_verdict", "changes it by less than 0.01, within run-to-run noise"
 glue("ch4_trim_caught", f"{contam_summary.loc[DIFF, 'contaminated steps cut (%)']:.0f}")
 glue("ch4_worst_contam", max(contam_summary.index, key=lambda n: contam_summary.loc[n, "VUS-PR clean"]
                              - contam_summary.loc[n, contam_summary.columns[1]]))
-contam_summary.round(3)
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -291,24 +288,23 @@ for ax, col in zip(axes, ("vus_pr", "f1"), strict=True):
     ax.set(xlabel="anomalous training steps (%)", ylabel=metrics.METRIC_COLUMNS[col])
 axes[0].legend(fontsize=8)
 fig.tight_layout()
-glue("ch4_contam_fig", fig, display=False)
-plt.close(fig)
+glue_figure("ch4_contam_fig", fig)
 
 # %% [markdown]
 # ```{glue:figure} ch4_contam_fig
-# :name: "ch4-contam-fig"
+# :name: ch4-contam-fig
+# :alt: VUS-PR and F1 of each method against the share of contaminated training steps
 #
-# **Figure 1.** VUS-PR (left) and point-wise F1 (right) against the fraction of training steps
+# VUS-PR (left) and point-wise F1 (right) against the fraction of training steps
 # replaced by the entity's own anomalous segments; mean over the entities.
 # ```
 #
-# ```{glue:figure} ch4_contam_table
-# :name: "ch4-contam-table"
-#
-# **Table 2.** Clean, contaminated ({glue:text}`ch4_top` %) and trimmed-then-retrained runs,
-# with the share of all training steps the trimming cut and the share of the contaminated steps
-# among them.
+# :::{table} Clean, contaminated ({glue:text}`ch4_top` %) and trimmed-then-retrained runs, with the share of all training steps the trimming cut and the share of the contaminated steps among them: compare the trimmed columns with the contaminated ones.
+# :name: ch4-contam-table
+# ```{glue:md} ch4_contam_table
+# :format: myst
 # ```
+# :::
 #
 # With {glue:text}`ch4_top` % contamination DiffADT's VUS-PR goes {glue:text}`ch4_diff_contam`;
 # after trimming it is {glue:text}`ch4_diff_trim`: trimming {glue:text}`ch4_trim_verdict`. The
@@ -376,14 +372,13 @@ hi = 100 * max(missing_rates)
 miss_table = missing[missing["missing (%)"] == hi].pivot_table(index=["method", "pattern"], columns="handling",
                                                                values="vus_pr")
 miss_table.columns = [f"VUS-PR, {c}" for c in miss_table.columns]
-glue("ch4_miss_table", miss_table.round(3), display=False)
+glue_table("ch4_miss_table", miss_table)
 glue("ch4_miss_hi", f"{hi:g}")
 d = miss_table.loc[DIFF]
 best_fill = {p: d.loc[p].idxmax().removeprefix("VUS-PR, ") for p in d.index}
 glue("ch4_miss_best_random", best_fill["random"])
 glue("ch4_miss_best_burst", best_fill["burst"])
 glue("ch4_miss_diff_burst", ", ".join(f"{c.removeprefix('VUS-PR, ')} {v:.3f}" for c, v in d.loc["burst"].items()))
-miss_table.round(3)
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(2, len(METHODS), figsize=(3.6 * len(METHODS), 5.4), sharex=True, squeeze=False)
@@ -397,23 +392,24 @@ for col, m in enumerate(METHODS):
                xlabel="missing test steps (%)" if row else "")
 axes[0, 0].legend(fontsize=7)
 fig.tight_layout()
-glue("ch4_miss_fig", fig, display=False)
-plt.close(fig)
+glue_figure("ch4_miss_fig", fig)
 
 # %% [markdown]
 # ```{glue:figure} ch4_miss_fig
-# :name: "ch4-miss-fig"
+# :name: ch4-miss-fig
+# :alt: VUS-PR and F1 of each method against the share of missing test steps, per gap pattern and filling
 #
-# **Figure 2.** VUS-PR (top) and point-wise F1 (bottom) against the fraction of missing test
+# VUS-PR (top) and point-wise F1 (bottom) against the fraction of missing test
 # steps; solid: missing at random, dashed: in bursts. "masked": interpolated for the model,
 # left out of the evaluation.
 # ```
 #
-# ```{glue:figure} ch4_miss_table
-# :name: "ch4-miss-table"
-#
-# **Table 3.** VUS-PR with {glue:text}`ch4_miss_hi` % of the test steps missing.
+# :::{table} VUS-PR with {glue:text}`ch4_miss_hi` % of the test steps missing, per method and gap pattern: compare the ways of handling the gaps across a row.
+# :name: ch4-miss-table
+# ```{glue:md} ch4_miss_table
+# :format: myst
 # ```
+# :::
 #
 # With {glue:text}`ch4_miss_hi` % of the test steps missing, DiffADT does best with
 # {glue:text}`ch4_miss_best_random` when steps go missing at random and with
@@ -464,14 +460,14 @@ for ax, col in zip(axes, ("vus_pr", "f1", "precision"), strict=True):
     ax.set(xlabel="test noise σ (channel standard deviations)", ylabel=metrics.METRIC_COLUMNS.get(col, col))
 axes[0].legend(fontsize=8)
 fig.tight_layout()
-glue("ch4_noise_fig", fig, display=False)
-plt.close(fig)
+glue_figure("ch4_noise_fig", fig)
 
 # %% [markdown]
 # ```{glue:figure} ch4_noise_fig
-# :name: "ch4-noise-fig"
+# :name: ch4-noise-fig
+# :alt: VUS-PR, F1 and precision of each method against the scale of noise added to the test split
 #
-# **Figure 3.** VUS-PR, point-wise F1 and its precision against the scale of the noise added to
+# VUS-PR, point-wise F1 and its precision against the scale of the noise added to
 # the test split; thresholds from the clean training scores.
 # ```
 #
@@ -513,21 +509,20 @@ for m, label, overrides in variants:
         row.update({f"VUS-PR, {tag}": p["vus_pr"], f"F1, {tag}": p["f1"]})
     extreme_rows.append(row)
 extreme = pd.DataFrame(extreme_rows).set_index("method")
-glue("ch4_extreme_table", extreme.round(3), display=False)
+glue_table("ch4_extreme_table", extreme)
 glue("ch4_extreme_minmax", f"{extreme.loc[DIFF, 'VUS-PR, clean']:.3f} → "
                            f"{extreme.loc[DIFF, 'VUS-PR, one extreme value']:.3f}")
 robust = f"{DIFF}, robust scaling"
 glue("ch4_extreme_robust", f"{extreme.loc[robust, 'VUS-PR, clean']:.3f} → "
                            f"{extreme.loc[robust, 'VUS-PR, one extreme value']:.3f}")
-extreme.round(3)
 
 # %% [markdown]
-# ```{glue:figure} ch4_extreme_table
-# :name: "ch4-extreme-table"
-#
-# **Table 4.** VUS-PR and point-wise F1 trained on the clean training splits and on the same
-# splits with one extreme value each.
+# :::{table} VUS-PR and point-wise F1 trained on the clean training splits and on the same splits with one extreme value each: compare DiffADT's min-max and robust scaling rows.
+# :name: ch4-extreme-table
+# ```{glue:md} ch4_extreme_table
+# :format: myst
 # ```
+# :::
 #
 # With min-max scaling DiffADT's VUS-PR goes {glue:text}`ch4_extreme_minmax` when one glitch
 # enters the training split; with robust scaling it goes {glue:text}`ch4_extreme_robust`.
@@ -584,14 +579,14 @@ for ax, cols in zip(axes, (("vus_pr", "pr_auc"), ("roc_auc",), ("precision", "re
     ax.legend(fontsize=6)
 axes[0].set_ylabel("score")
 fig.tight_layout()
-glue("ch4_imb_fig", fig, display=False)
-plt.close(fig)
+glue_figure("ch4_imb_fig", fig)
 
 # %% [markdown]
 # ```{glue:figure} ch4_imb_fig
-# :name: "ch4-imb-fig"
+# :name: ch4-imb-fig
+# :alt: VUS-PR, PR-AUC, ROC-AUC, precision and recall of each method against the anomaly ratio
 #
-# **Figure 4.** Left: VUS-PR (solid) and PR-AUC (dashed); middle: ROC-AUC; right: precision
+# Left: VUS-PR (solid) and PR-AUC (dashed); middle: ROC-AUC; right: precision
 # (solid) and recall (dashed) of the three-sigma threshold, against the anomaly ratio of the
 # evaluated steps (log scale), as anomalous steps are left out of the evaluation.
 # ```

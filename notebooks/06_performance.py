@@ -53,7 +53,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from diffad_lib.report import glue
+from diffad_lib.report import glue, glue_table
 from diffad_lib.runner import repo_root
 
 if threads:
@@ -81,7 +81,7 @@ def speed_table(record):
     if "peer" in record:
         for k in LABELS:
             rows[LABELS[k]]["SSSD (published model)"] = record["peer"][k]
-    return pd.DataFrame(rows).T
+    return pd.DataFrame(rows).T.rename_axis("measurement")  # a named index is kept as the table's first column
 
 
 # %% [markdown]
@@ -99,8 +99,7 @@ shapes = pd.Series({"batch (windows)": cfg["batch"], "channels": cfg["channels"]
                     "S4 state": cfg["s4_state"], "diffusion steps T": cfg["n_steps"],
                     "20-step setting": cfg["reconstruct_20"], "fast setting": cfg["fast"],
                     "device": record["meta"]["device"]}, name="value").to_frame()
-table = speed_table(record).round(2)
-glue("perf_table", table, display=False)
+glue_table("perf_table", speed_table(record), digits=2)
 glue("perf_shapes", shapes, display=False)
 glue("perf_config", bench_config)
 glue("perf_device", record["meta"]["device"])
@@ -110,20 +109,18 @@ glue("perf_fast_speedup", f"{record['speedup']['reconstruct_fast']:.0f}")
 glue("perf_eps_diff", f"{record['agreement']['eps_max_abs_diff']:.1e}")
 glue("perf_eps_scale", f"{record['agreement']['eps_max_abs']:.2f}")
 display(shapes)
-table
 
 # %% [markdown]
-# ```{glue:figure} perf_table
-# :name: "perf-table"
-#
-# **Speed of the two paths in this build** (configuration {glue:text}`perf_config`, device
-# {glue:text}`perf_device`). Training counts windows per second of optimisation steps;
-# reconstruction is amortised per window. The speed-up is naive time over ours.
+# :::{table} Speed of the naive path and the library's path in this build (configuration {glue:text}`perf_config`, device {glue:text}`perf_device`): read the speed-up column. Training counts windows per second of optimisation steps; reconstruction is amortised per window. The speed-up is naive time over ours.
+# :name: perf-table
+# ```{glue:md} perf_table
+# :format: myst
 # ```
+# :::
 #
-# In this run the library's path trains {glue:text}`perf_train_speedup` times as many windows
-# per second as the naive path and reconstructs {glue:text}`perf_rec20_speedup` times faster with
-# 20 steps ({glue:text}`perf_fast_speedup` times in the fast setting). The gap in reconstruction
+# In this run ({numref}`perf-table`) the library's path trains {glue:text}`perf_train_speedup`
+# times as many windows per second as the naive path and reconstructs
+# {glue:text}`perf_rec20_speedup` times faster with 20 steps ({glue:text}`perf_fast_speedup` times in the fast setting). The gap in reconstruction
 # is mostly the naive path recomputing every S4 kernel at every step for every window; training
 # recomputes the kernels on both paths, so its ratio measures the blocked kernel alone (on a CPU,
 # where there is no bf16 and no compilation). Both paths compute the same function: their noise
@@ -174,23 +171,22 @@ for label, key, sense, target in TARGETS:
     factor = target / value if sense == ">=" else value / target
     rows.append({"target": f"{sense} {target:g}", "measured": f"{value:.4g}",
                  "status": "met" if ok else f"missed by {factor:.2f}×"})
-targets = pd.DataFrame(rows, index=[label for label, *_ in TARGETS])
-glue("perf_targets", targets, display=False)
+targets = pd.DataFrame(rows, index=pd.Index([label for label, *_ in TARGETS], name="measurement"))
+glue_table("perf_targets", targets)
 if gpu_record is None:
     glue("perf_gpu_status", "not measured on a GPU yet: every GPU target below is unmeasured")
 else:
     meta = gpu_record["meta"]
     glue("perf_gpu_status", f"measured on {meta['device']} (commit {meta['commit']}, {meta['date']})")
     display(speed_table(gpu_record).round(2))
-targets
 
 # %% [markdown]
-# ```{glue:figure} perf_targets
-# :name: "perf-targets"
-#
-# **GPU targets at the paper's configuration**, with the committed GPU measurement where one
-# exists. "Missed by" is how many times slower (or larger) the measurement is than its target.
+# :::{table} GPU targets at the paper's configuration, with the committed GPU measurement where one exists: read the status column. "Missed by" is how many times slower (or larger) the measurement is than its target.
+# :name: perf-targets
+# ```{glue:md} perf_targets
+# :format: myst
 # ```
+# :::
 #
 # GPU status: {glue:text}`perf_gpu_status`.
 

@@ -91,8 +91,7 @@ if doc is not None:
     display(shown)
 
 # %% [markdown]
-# :::{table} Mean VUS-PR per dataset (number of series in brackets) and mean rank over the five
-# datasets; the best value of each column is bold. Read each column against the **random score** row.
+# :::{table} Mean VUS-PR per dataset (number of series in brackets) and mean rank over the five datasets; the best value of each column is bold. Read each column against the **random score** row.
 # :name: lb-vus-table
 # ```{glue:md} lb_vus_table
 # :format: myst
@@ -161,8 +160,7 @@ if doc is not None:
     display(metric_table.round(3))
 
 # %% [markdown]
-# :::{table} All five metrics per dataset for the best diffusion method, the best baseline and the
-# random score. Compare PA-F1 with F1: adjustment lifts every row, the random score's most of all.
+# :::{table} All five metrics per dataset for the best diffusion method, the best baseline and the random score. Compare PA-F1 with F1: adjustment lifts every row, the random score's most of all.
 # :name: lb-metric-table
 # ```{glue:md} lb_metric_table
 # :format: myst

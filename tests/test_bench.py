@@ -83,5 +83,11 @@ def test_performance_page_smoke(tmp_path) -> None:
     outputs = [o for cell in nb["cells"] if cell["cell_type"] == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 1  # the scaling plot
-    glued = {o["metadata"]["scrapbook"]["name"] for o in outputs if "scrapbook" in o.get("metadata", {})}
-    assert {"perf_table", "perf_targets", "perf_exponents", "perf_gpu_status", "perf_train_speedup"} <= glued
+    glued = {o["metadata"]["scrapbook"]["name"]: o for o in outputs if "scrapbook" in o.get("metadata", {})}
+    assert {"perf_table", "perf_targets", "perf_exponents", "perf_gpu_status", "perf_train_speedup"} <= set(glued)
+    # the two tables are glued as Markdown for numbered {table} directives, each row named by what it measures
+    for name in ("perf_table", "perf_targets"):
+        table = next(v for k, v in glued[name]["data"].items() if k.endswith("text/markdown"))
+        assert "\n| reconstruction, 20 steps (ms/window) |" in table, name
+    markdown = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "{glue:md} perf_table\n" in markdown and "{glue:md} perf_targets\n" in markdown

@@ -30,8 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENS = ROOT / "_build" / "screens"
 SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static"}
-#: Table captions are being redone (tables glued as figures, issue on captions): expected to fail until then.
-TABLES_AS_FIGURES_REASON = "chapter captions are being redone: tables are still glued as figures (glue:figure)"
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +146,6 @@ def test_every_chapter_page_has_its_tables(build, pages):
     assert not problems, problems
 
 
-@pytest.mark.xfail(reason=TABLES_AS_FIGURES_REASON, strict=False)
 def test_no_table_is_captioned_as_a_figure(pages):
     offenders = [f"{path.relative_to(HTML)}: {fig.find('figcaption').get_text(' ', strip=True)[:60]!r}"
                  for path, soup in pages.items() for fig in soup.select("figure")
