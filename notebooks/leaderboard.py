@@ -86,7 +86,8 @@ if doc is not None:
         best = col.min() if col.name == "mean rank" else col.max()
         return [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in col]
 
-    shown = table.apply(_bold_best).rename(columns={d: f"{d} ({series_counts[d]})" for d in series_counts})
+    shown = (table.apply(_bold_best).rename(columns={d: f"{d} ({series_counts[d]})" for d in series_counts})
+             .rename_axis("method"))
     glue_table("lb_vus_table", shown)
     display(shown)
 
@@ -155,7 +156,7 @@ if doc is not None:
             rows[(d, f"{role}: {display_name(m)}")] = {k: methods[m][k] for k in METRICS}
     metric_table = pd.DataFrame.from_dict(rows, orient="index")
     metric_table.columns = ["VUS-PR", "PR-AUC", "ROC-AUC", "F1", "PA-F1"]
-    metric_table.index = [f"{d}, {role}" for d, role in metric_table.index]
+    metric_table.index = pd.Index([f"{d}, {role}" for d, role in metric_table.index], name="dataset, method")
     glue_table("lb_metric_table", metric_table)
     display(metric_table.round(3))
 
