@@ -7,8 +7,8 @@ rule) and ``labels_``; ``decision_function`` (higher = more anomalous); ``predic
 ``sklearn.base.clone`` works.
 
 **Series baselines** (:class:`WindowBaseline` subclasses) standardise each channel on the
-fitting data robustly (median and IQR, :class:`~diffad_lib.scaling.ChannelScaler`, so one extreme
-training value cannot squash a channel), cut the series into windows of length
+fitting data robustly (winsorised mean and std, :class:`~diffad_lib.scaling.ChannelScaler`, so one
+extreme training value cannot squash a channel), cut the series into windows of length
 ``window`` and hop ``hop`` (:func:`diffad_lib.data.windows.frame`), score each window vector of
 ``C·window`` values, and spread each window's score over the time steps it covers
 (:func:`~diffad_lib.data.windows.stitch`): ``reduce="mean"`` averages the windows covering a
@@ -120,11 +120,20 @@ class WindowBaseline(BaseDetector):
         """(n, C) -> (W, C, window) standardised windows."""
         return frame(self.scaler_.transform(X), self.window, self.hop)
 
-    def _fit(self, X: np.ndarray) -> None:
+    def _fitting_windows(self, X: np.ndarray) -> np.ndarray:
+        """Fit ``scaler_`` on X and return the standardised windows (W, C, window) to fit on.
+
+        Windows holding a value beyond ±FIT_CLIP robust standard deviations (a glitch) are left out,
+        so one glitch cannot pull a model towards it; should that leave fewer than half the windows
+        (a heavy-tailed channel), all are kept, clipped to ±FIT_CLIP. Scoring never clips.
+        """
         self.scaler_ = ChannelScaler("robust_standard").fit(X)
-        # fit on values clipped to ±FIT_CLIP robust standard deviations: one glitch in the training
-        # data cannot pull a model towards it (scoring never clips)
-        w = np.clip(self._windows(X), -FIT_CLIP, FIT_CLIP)
+        w = self._windows(X)
+        calm = np.abs(w).max(axis=(1, 2)) <= FIT_CLIP
+        return w[calm] if calm.mean() >= 0.5 else np.clip(w, -FIT_CLIP, FIT_CLIP)
+
+    def _fit(self, X: np.ndarray) -> None:
+        w = self._fitting_windows(X)
         self._fit_windows(w.reshape(len(w), -1))
 
     def _score(self, X: np.ndarray) -> np.ndarray:
@@ -175,7 +184,8 @@ class IsolationForestDetector(WindowBaseline):
 
 
 class ZScoreDetector(WindowBaseline):
-    """Per-point robust z-score: the largest ``|x − median| / (IQR / 1.349)`` over channels (and window).
+    """Per-point z-score: the largest ``|x − mean| / std`` over channels (and window), with mean and std
+    of the winsorised training data (one extreme training value moves neither).
 
     The simplest detector of value anomalies; it knows nothing of shape, frequency or the relation
     between channels, which is what the other methods must add to be worth their cost.
@@ -392,7 +402,9 @@ class _AutoencoderMixin:
         out = []
         for lo in range(0, len(x), 256):
             batch = torch.as_tensor(x[lo : lo + 256], dtype=torch.float32, device=device)
-            out.append(((self.net_(batch) - batch) ** 2).mean(dim=1).double().cpu().numpy())
+            # the error in float64 against the exact input: a huge (finite) value gives a huge, finite score
+            recon = self.net_(batch).double().cpu().numpy()
+            out.append(((recon - x[lo : lo + 256]) ** 2).mean(axis=1))
         return np.concatenate(out)
 
 
@@ -423,8 +435,7 @@ class AutoencoderDetector(_AutoencoderMixin, WindowBaseline):
         self._check_ae_params()
 
     def _fit(self, X: np.ndarray) -> None:
-        self.scaler_ = ChannelScaler("robust_standard").fit(X)
-        self._train_autoencoder(self._windows(X))
+        self._train_autoencoder(self._fitting_windows(X))
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         w = self._windows(X)

@@ -9,8 +9,9 @@ Every detector scales its input with :class:`ChannelScaler`; channels are axis 1
   quantiles land slightly outside [−1, 1] and are kept, never clipped); the quantiles are stored
   values (the next one inwards), so on short series too the most extreme value is left out;
 * ``"standard"`` — ``(x − mean) / std``;
-* ``"robust_standard"`` — ``(x − median) / (IQR / 1.349)``: the standard scale for normal data, but
-  one extreme training value moves neither the centre nor the scale (the classical baselines' input);
+* ``"robust_standard"`` — ``(x − mean) / std`` with mean and std of the values clipped to their
+  ``q`` / ``1 − q`` quantiles (winsorised): the usual standardisation, but one extreme training
+  value moves neither the centre nor the scale (the classical baselines' input);
 * ``"none"`` — identity.
 
 A constant channel gets scale 1 (it is shifted, not divided by zero).
@@ -65,10 +66,11 @@ class ChannelScaler:
         elif self.method == "standard":
             offset, scale = flat.mean(axis=0), flat.std(axis=0)
         elif self.method == "robust_standard":
-            q1, offset, q3 = np.quantile(flat, [0.25, 0.5, 0.75], axis=0)
-            scale = (q3 - q1) / 1.349
-            # a channel constant over half its steps has no IQR: fall back to its std
-            scale = np.where(scale > 0, scale, flat.std(axis=0))
+            # winsorised: mean and std of the values clipped to their q / 1 − q stored-value quantiles
+            lo = np.quantile(flat, max(self.q, 1e-12), axis=0, method="higher")
+            hi = np.quantile(flat, 1.0 - max(self.q, 1e-12), axis=0, method="lower")
+            clipped = np.clip(flat, lo, hi)
+            offset, scale = clipped.mean(axis=0), clipped.std(axis=0)
         else:
             offset, scale = np.zeros(flat.shape[1]), np.ones(flat.shape[1])
         self.offset_ = offset
