@@ -33,6 +33,14 @@
 # anything. VUS-PR, PR-AUC and ROC-AUC need no threshold; point-wise F1 and point-adjusted F1
 # use that one. The **random score** row is the floor: a method below it on a dataset ranks
 # anomalies worse than chance there.
+#
+# **The two diffusion rows.** *diffusion (MLP)* is `DiffusionDetector` with its defaults: an MLP
+# denoiser trained to convergence (at least 4000 optimizer steps, validation loss on the held-out
+# fifth), and a *denoising* score: how badly the model predicts the noise added to each window,
+# averaged over four noise levels, per channel, each channel standardised by its errors on
+# held-out normal data. *DiffADT* is the S4 cascade of Chapter 2 scored as its paper does, by the
+# distance between a window and its reconstruction, with a smaller model and a fixed budget of
+# 1000 steps at `default` so that it fits the CPU budget.
 
 # %% tags=["parameters"]
 profile = "default"  # profile of this build (set by `diffad book`)
