@@ -105,6 +105,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     model_, schedule_ : the trained denoiser and its noise schedule
     scalers_ : dict entity -> ChannelScaler (entity 0 for a single series)
     calibrations_ : dict entity -> ErrorCalibration or None
+    fit_ranges_ : dict entity -> (n_target,) largest absolute scaled value of the fitting part (the
+        score adds ``max(|x| − range, 0)^p`` per channel: values beyond the training range always count)
     decision_scores_ : (n,) scores of the training series ; threshold_ : float ; labels_ : (n,)
     train_losses_, train_lrs_ : per-epoch loss and learning rate ; n_features_in_ : int
     train_result_ : :class:`~diffad_lib.train.TrainResult` (per-step and validation curves)
@@ -189,6 +191,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         if self.n_entities and any(not 0 <= k < self.n_entities for k in keys):
             raise ValueError(f"entity IDs must lie in [0, n_entities={self.n_entities}); got {list(keys)}")
         self.scalers_: dict[int, ChannelScaler] = {}
+        self.fit_ranges_: dict[int, np.ndarray] = {}
         scaled = {}
         parts: dict[str, list[tuple[np.ndarray, int]]] = {"fit": [], "val": []}
         for key, arr, k in zip(keys, series, n_fit, strict=True):
@@ -197,6 +200,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             # the model trains on values clipped to ±FIT_CLIP scaled units: one glitch in the training
             # data cannot dominate the loss (scoring sees the values as they are)
             fit_part = np.clip(scaled[key], -FIT_CLIP, FIT_CLIP)
+            self.fit_ranges_[key] = np.abs(fit_part[:k][:, target]).max(axis=0)  # (n_target,)
             parts["fit"].append((frame(fit_part[:k], self.window, self._hop), key))
             if len(arr) - k >= self.window:
                 parts["val"].append((frame(fit_part[k:], self.window, self._hop), key))
@@ -274,7 +278,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         """
         target, _ = self._channels(scaled.shape[1])
         if self.score_method == "reconstruction":
-            return np.abs(scaled[:, target] - self._reconstruct_scaled(scaled, entity)) ** self.distance
+            errors = np.abs(scaled[:, target] - self._reconstruct_scaled(scaled, entity)) ** self.distance
+            return errors + self._excess(scaled[:, target], entity)
         generator = self._generator()
         levels = self.score_levels
 
@@ -288,7 +293,14 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
                     acc += (eps_hat - eps).abs() ** self.distance
             return acc / (len(levels) * self.n_samples)
 
-        return self._window_pass(scaled, entity, fn)
+        return self._window_pass(scaled, entity, fn) + self._excess(scaled[:, target], entity)
+
+    def _excess(self, x: np.ndarray, entity: int) -> np.ndarray:
+        """How far each scaled target value (n, n_target) lies beyond the range the model was fitted
+        on (``fit_ranges_``), to the power ``distance``: 0 inside it. A denoiser's output is bounded,
+        so without this term a value far outside its training range would not score higher than a
+        value just outside it."""
+        return np.maximum(np.abs(x) - self.fit_ranges_[entity], 0.0) ** self.distance
 
     @property
     def score_levels(self) -> list[int]:
@@ -338,5 +350,6 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
                              f"by {self.score_method!r} (use decision_function)")
         target, _ = self._channels(arr.shape[1])
         scaler = self._scaler(entity)
-        errors = np.abs(scaler.transform(arr)[:, target] - scaler.transform(rec)[:, target]) ** self.distance
+        x_t = scaler.transform(arr)[:, target]
+        errors = np.abs(x_t - scaler.transform(rec)[:, target]) ** self.distance + self._excess(x_t, entity)
         return self._score_errors(errors, entity)
