@@ -133,6 +133,12 @@ def _expected_tables(stem: str) -> int:
     return count
 
 
+def _glues_tables(stem):
+    """Does the chapter's source paste a glued table (a ``{glue:md}`` in a ``{table}`` directive)?"""
+    source = ROOT / "notebooks" / f"{stem}.py"
+    return source.exists() and "{glue:md}" in source.read_text()
+
+
 def test_every_chapter_page_has_its_tables(build, pages):
     chapters = [s for s in build["chapters"] if s[:2].isdigit()]
     assert chapters, "the build lists no chapter"
@@ -141,7 +147,8 @@ def test_every_chapter_page_has_its_tables(build, pages):
         soup = pages[_chapter_page(stem)]
         shown = len(soup.select("article table"))
         expected = _expected_tables(stem)
-        if shown == 0 or shown < expected:
+        # a chapter that glues or displays no table (05, the own-data recipe) may show none
+        if shown < expected or (shown == 0 and expected == 0 and _glues_tables(stem)):
             problems.append(f"{stem}: {shown} tables on the page, the notebook has {expected}")
     assert not problems, problems
 
