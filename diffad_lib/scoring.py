@@ -34,6 +34,7 @@ __all__ = [
     "mix_scores",
     "ErrorCalibration",
     "calibrated_distance",
+    "aggregate_errors",
     "CALIBRATIONS",
     "AGGREGATES",
     "KERNELS",
@@ -325,9 +326,23 @@ def calibrated_distance(
     -------
     ndarray, shape (n,), float64.
     """
-    check_choice(aggregate, name="aggregate", choices=AGGREGATES)
     err = pointwise_distance(x, x_hat, p=p, reduce="none")
-    err = err[:, None] if err.ndim == 1 else err
+    return aggregate_errors(err[:, None] if err.ndim == 1 else err, calibration=calibration, aggregate=aggregate,
+                            kind=kind, size=size)
+
+
+def aggregate_errors(
+    errors: Any,
+    *,
+    calibration: ErrorCalibration | None = None,
+    aggregate: Literal["mean", "max"] = "mean",
+    kind: Literal["hann", "hamming", "bartlett", "none"] = "none",
+    size: int = 15,
+) -> np.ndarray:
+    """Per-channel errors (n, C) -> score (n,): standardised by ``calibration`` (if given),
+    reduced over channels by ``aggregate``, smoothed by :func:`smooth` (``kind="none"``: not)."""
+    check_choice(aggregate, name="aggregate", choices=AGGREGATES)
+    err = as_float_array(errors, name="errors", ndim=2)
     if calibration is not None:
         err = calibration.transform(err)
     agg = err.mean(axis=1) if aggregate == "mean" else err.max(axis=1)

@@ -109,3 +109,23 @@ def test_mix_scores_standardises_each_term():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_error_calibration_puts_channels_on_their_own_normal_scale():
+    from diffad_lib.scoring import ErrorCalibration, aggregate_errors, calibrated_distance, smoothed_distance
+
+    rng = np.random.default_rng(0)
+    normal = np.abs(rng.standard_normal((2000, 2))) * np.array([1.0, 100.0])  # channel 1 a hundred times noisier
+    cal = ErrorCalibration.fit(normal)
+    z = cal.transform(normal)
+    np.testing.assert_allclose(np.median(z, axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(1.4826 * np.median(np.abs(z), axis=0), 1.0, rtol=1e-9)
+    # a break of 5 units in the quiet channel outranks 50 units in the noisy one once calibrated
+    errors = np.array([[5.0, 0.0], [0.0, 50.0]])
+    raw = aggregate_errors(errors)
+    calibrated = aggregate_errors(errors, calibration=cal)
+    assert raw[0] < raw[1] and calibrated[0] > calibrated[1]
+    # without calibration, the mean over channels is the DiffADT distance
+    x, x_hat = rng.standard_normal((50, 3)), rng.standard_normal((50, 3))
+    np.testing.assert_allclose(calibrated_distance(x, x_hat, kind="hann", size=5),
+                               smoothed_distance(x, x_hat, kind="hann", size=5))

@@ -29,7 +29,7 @@ from torch import nn
 from diffad_lib._validation import check_choice, check_float, check_int
 from diffad_lib.models import build_model
 from diffad_lib.models.s4d import S4DKernel, param_groups
-from diffad_lib.samplers import impute, reconstruct
+from diffad_lib.samplers import reconstruct
 from diffad_lib.schedule import NoiseSchedule
 from diffad_lib.train import TrainConfig, TrainResult, seeded_init, train_diffusion
 from diffad_lib.utils import resolve_device
@@ -231,17 +231,6 @@ class DiffusionCore:
             yield rows, x0, acc / self.n_samples
 
     def _reconstruct_one(self, x0: torch.Tensor, generator: torch.Generator, kwargs: dict) -> torch.Tensor:
-        """One x̂ of a batch: noised to t0 and denoised, or (``impute_block > 0``) imputed in two
-        passes, each filling alternate blocks of the last axis from the blocks in between."""
-        block = getattr(self, "impute_block", 0)
-        if not block:
-            return reconstruct(self.model_, self.schedule_, x0, t0=self.t0, generator=generator,
-                               method=self.sampler, steps=self.sample_steps, model_kwargs=kwargs)
-        phase = (torch.arange(x0.shape[-1], device=x0.device) // block) % 2  # (L,) 0/1 alternate blocks
-        out = torch.empty_like(x0)
-        for k in (0, 1):
-            known = phase != k
-            filled = impute(self.model_, self.schedule_, x0, known, steps=self.sample_steps or 20,
-                            generator=generator, model_kwargs=kwargs)
-            out[..., ~known] = filled[..., ~known]
-        return out
+        """One x̂ of a batch: noised to t0 and denoised back."""
+        return reconstruct(self.model_, self.schedule_, x0, t0=self.t0, generator=generator,
+                           method=self.sampler, steps=self.sample_steps, model_kwargs=kwargs)

@@ -26,7 +26,7 @@ from diffad_lib.detectors.base import BaseDetector
 from diffad_lib.detectors.core import DiffusionCore, detector_init
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import SCALINGS, ChannelScaler
-from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, smooth
+from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, aggregate_errors
 
 __all__ = ["DiffusionDetector"]
 
@@ -80,11 +80,6 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         Reduction over channels.
     smoothing : {"hann", "hamming", "bartlett", "none"}, default "hann"; smoothing_size : int, default 15
         Kernel of the DiffADT smoothed distance and its (odd) length.
-    impute_block : int, default 0
-        0: x̂ is the input noised t0 steps and denoised. k > 0: x̂ is *imputed*: each window is
-        cut into blocks of k steps, alternate blocks are generated from pure noise in the context
-        of the others (:func:`diffad_lib.samplers.impute`, ``sample_steps`` DDIM steps, 20 by
-        default), then the other half, so no step's own value reaches its reconstruction.
     threshold : {"three_sigma", "percentile", "contamination", "pot"}; threshold_params : dict, optional
         Rule fitted on normal scores (:func:`diffad_lib.thresholds.fit_threshold`).
     val_fraction : float, default 0.2
@@ -124,7 +119,6 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             "aggregate": ("mean", 'Literal["mean", "max"]'),
             "smoothing": ("hann", 'Literal["none", "hann", "hamming", "bartlett"]'),
             "smoothing_size": (15, "int"),
-            "impute_block": (0, "int"),
             "score_method": ("denoising", 'Literal["denoising", "reconstruction"]'),
             "cond_channels": (None, "Sequence[int] | None"),
             "n_entities": (0, "int"),
@@ -148,7 +142,6 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         check_choice(self.smoothing, name="smoothing", choices=KERNELS)
         check_int(self.smoothing_size, name="smoothing_size", minimum=1)
         check_int(self.n_entities, name="n_entities", minimum=0)
-        check_int(self.impute_block, name="impute_block", minimum=0, maximum=max(self.window // 2, 1))
         if self.model == "mlp" and (self.cond_channels or self.n_entities):
             raise ValueError("model 'mlp' takes no conditions; use cond_channels=None and n_entities=0")
 
@@ -310,10 +303,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     def _score_errors(self, errors: np.ndarray, entity: int) -> np.ndarray:
         """Errors (n, n_target) calibrated with the entity's normal errors, aggregated over channels,
         optionally smoothed -> (n,)."""
-        calibration = self.calibrations_[entity]
-        z = calibration.transform(errors) if calibration is not None else errors
-        agg = z.mean(axis=1) if self.aggregate == "mean" else z.max(axis=1)
-        return smooth(agg, kind=self.smoothing, size=self.smoothing_size)
+        return aggregate_errors(errors, calibration=self.calibrations_[entity], aggregate=self.aggregate,
+                                kind=self.smoothing, size=self.smoothing_size)
 
     def score_entity(self, X: np.ndarray, entity: int) -> np.ndarray:
         """Scores of a validated series (n, C) of a fitted entity: (n,) float64."""
