@@ -34,7 +34,12 @@ from diffad_lib.schedule import NoiseSchedule
 from diffad_lib.train import TrainConfig, TrainResult, seeded_init, train_diffusion
 from diffad_lib.utils import resolve_device
 
-__all__ = ["CORE_PARAMS", "DiffusionCore", "RUN_PARAMS", "detector_init"]
+__all__ = ["CORE_PARAMS", "FIT_CLIP", "DiffusionCore", "RUN_PARAMS", "detector_init"]
+
+#: Model inputs are clipped to this many scaled units (normal data lies within ±1): the series
+#: adapter clips its training windows, the sample adapter the inputs it reconstructs (the distance
+#: uses the unclipped values, so a value far outside the training range is never copied into x̂).
+FIT_CLIP = 10.0
 
 #: Parameters every diffusion detector shares (name -> (default, annotation)), in signature order:
 #: the forward process, reconstruction, and the training budget and optimiser.

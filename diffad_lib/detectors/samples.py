@@ -29,7 +29,7 @@ from torch import nn
 
 from diffad_lib._validation import check_choice, check_float
 from diffad_lib.detectors.base import BaseDetector, as_samples
-from diffad_lib.detectors.core import DiffusionCore, detector_init
+from diffad_lib.detectors.core import FIT_CLIP, DiffusionCore, detector_init
 from diffad_lib.features import EncoderFeatures, build_feature_net, feature_distance
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import ChannelScaler
@@ -220,7 +220,11 @@ class PatchDiffusionDetector(MapScorer, DiffusionCore, BaseDetector):
     @torch.no_grad()
     def _components_scaled(self, scaled: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
         recon_maps, feat_maps, feat_means, x_hats = [], [], [], []
-        for _, x0, x_hat in self._reconstruct_batches(scaled, batch_size=batch_size):
+        # the model sees inputs clipped to ±FIT_CLIP; the distances use the values as they are, so a
+        # value far outside the training range cannot pass through the denoiser into x̂ unchanged
+        clipped = np.clip(scaled, -FIT_CLIP, FIT_CLIP)
+        for rows, _, x_hat in self._reconstruct_batches(clipped, batch_size=batch_size):
+            x0 = torch.as_tensor(scaled[rows], dtype=x_hat.dtype, device=x_hat.device)
             recon_maps.append(((x0 - x_hat) ** 2).mean(dim=1).double().cpu().numpy())  # (B, *S)
             f_mean, f_map = feature_distance(self.feature_net_, x0, x_hat)
             feat_means.append(f_mean.double().cpu().numpy())

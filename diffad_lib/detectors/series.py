@@ -23,14 +23,14 @@ from sklearn.utils.validation import check_is_fitted
 from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.windows import frame, stitch
 from diffad_lib.detectors.base import BaseDetector
-from diffad_lib.detectors.core import DiffusionCore, detector_init
+from diffad_lib.detectors.core import FIT_CLIP, DiffusionCore, detector_init
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import SCALINGS, ChannelScaler
 from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, aggregate_errors
 
 __all__ = ["DiffusionDetector"]
 
-FIT_CLIP = 10.0  # training windows are clipped to this many scaled units (normal data lies within ±1)
+RANGE_Q = 0.001  # fit_ranges_: the 1 − RANGE_Q quantile of |scaled training values|
 
 
 class DiffusionDetector(DiffusionCore, BaseDetector):
@@ -100,8 +100,9 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     model_, schedule_ : the trained denoiser and its noise schedule
     scalers_ : dict entity -> ChannelScaler (entity 0 for a single series)
     calibrations_ : dict entity -> ErrorCalibration or None
-    fit_ranges_ : dict entity -> (n_target,) largest absolute scaled value of the fitting part (the
-        score adds ``max(|x| − range, 0)^p`` per channel: values beyond the training range always count)
+    fit_ranges_ : dict entity -> (n_target,) the 99.9 % quantile (a stored value) of the absolute scaled
+        values of the fitting part (the score adds ``max(|x| − range, 0)^p`` per channel: values beyond
+        the training range always count, and one training glitch does not widen the range)
     decision_scores_ : (n,) scores of the training series ; threshold_ : float ; labels_ : (n,)
     train_losses_, train_lrs_ : per-epoch loss and learning rate ; n_features_in_ : int
     train_result_ : :class:`~diffad_lib.train.TrainResult` (per-step and validation curves)
@@ -193,7 +194,10 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             # the model trains on values clipped to ±FIT_CLIP scaled units: one glitch in the training
             # data cannot dominate the loss (scoring sees the values as they are)
             fit_part = np.clip(scaled[key], -FIT_CLIP, FIT_CLIP)
-            self.fit_ranges_[key] = np.abs(fit_part[:k][:, target]).max(axis=0)  # (n_target,)
+            # the 99.9 % quantile of |x| as a stored value (the next one inwards), so one glitch in the
+            # training data does not widen the range that test values are measured against
+            self.fit_ranges_[key] = np.quantile(np.abs(fit_part[:k][:, target]), 1.0 - RANGE_Q, axis=0,
+                                                method="lower")  # (n_target,)
             parts["fit"].append((frame(fit_part[:k], self.window, self._hop), key))
             if len(arr) - k >= self.window:
                 parts["val"].append((frame(fit_part[k:], self.window, self._hop), key))
