@@ -3,7 +3,9 @@
 * :data:`METHODS`, :func:`make_detector`, :func:`display_name` — every method the book compares,
   built by name with keyword parameters (unknown names raise, listing the valid ones), with its
   display name defined once, so a chapter builds its comparison table from a list of names;
-* :func:`truncate_entity`, :func:`holdout_split` — shorter splits for quick runs; held-out normal tails;
+* :func:`truncate_entity`, :func:`split_series`, :func:`holdout_split`, :func:`spread_indices` — shorter
+  splits for quick runs; held-out normal tails; evenly spaced subsets;
+* :func:`supported_params` — the shared settings of a page that one registry method accepts;
 * :func:`diffusion_detector` — the DiffADT configuration for a set of entities (command channels
   as conditions, with or without the entity-ID embedding);
 * :func:`run_entities` / :func:`score_entities` — fit any method on the training splits of many
@@ -11,7 +13,9 @@
   (:class:`EntityScores`), so every smoothing kernel and threshold can be evaluated afterwards;
 * :func:`evaluate_entities`, :func:`kernel_grid`, :func:`pooled_scores` — metrics per entity, the
   kernel × size table and pooled standardised scores for ROC curves;
-* :func:`with_params`, :func:`loss_stability` — small helpers of the ablations;
+* :func:`with_params`, :func:`rescore_sweep`, :func:`loss_stability` — helpers of the ablations;
+* :func:`sample_outputs`, :func:`image_auroc`, :func:`auroc_table`, :func:`border_share` — scores and
+  maps of a fitted sample detector, image and pixel AUROC per defect kind, where map maxima lie;
 * :func:`full_results_table` — the committed ``full``-profile results beside a page's own table.
 
 Thresholds always come from training scores (three sigma by default), never from test labels.
@@ -48,12 +52,20 @@ __all__ = [
     "holdout_split",
     "kernel_grid",
     "loss_stability",
+    "auroc_table",
+    "border_share",
+    "image_auroc",
     "make_detector",
     "method_names",
     "pooled_scores",
+    "rescore_sweep",
     "run_entities",
+    "sample_outputs",
     "score_entities",
     "show_full_results",
+    "split_series",
+    "spread_indices",
+    "supported_params",
     "truncate_entity",
     "with_params",
 ]
@@ -123,6 +135,19 @@ def make_detector(name: str, **params: Any) -> BaseDetector:
     return method.factory(**{**method.defaults, **params})
 
 
+def supported_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Those of ``params`` that registry method ``name`` accepts (the others are dropped).
+
+    A page keeps one dict of shared settings (window, epochs, seed, ...) and builds every method
+    of a comparison from it with ``make_detector(name, **supported_params(name, shared))``.
+    """
+    check_choice(name, name="name", choices=tuple(METHODS))
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of keyword parameters, got {type(params).__name__}")
+    accepted = inspect.signature(METHODS[name].factory.__init__).parameters
+    return {k: v for k, v in params.items() if k in accepted and k != "self"}
+
+
 # --------------------------------------------------------------------------- data
 
 
@@ -139,15 +164,69 @@ def truncate_entity(entity: Entity, *, max_train_length: int = 0, max_test_lengt
     train, test, labels = entity.train, entity.test, entity.labels
     if max_train_length and len(train) > max_train_length:
         train = train[:max_train_length]
-    if max_test_length and len(test) > max_test_length:
-        hits = np.flatnonzero(labels)
-        first = int(hits[0]) if hits.size else 0
-        start = int(np.clip(first - max_test_length // 4, 0, len(test) - max_test_length))
-        test = test[start : start + max_test_length]
-        labels = labels[start : start + max_test_length]
+    test, labels = _test_window(test, labels, max_test_length)
     if train is entity.train and test is entity.test:
         return entity
     return dataclasses.replace(entity, train=train, test=test, labels=labels)
+
+
+def _test_window(test: np.ndarray, labels: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``length`` steps of ``test`` and ``labels`` (0: all), the first labelled step a quarter in."""
+    if not length or len(test) <= length:
+        return test, labels
+    hits = np.flatnonzero(labels)
+    first = int(hits[0]) if hits.size else 0
+    start = int(np.clip(first - length // 4, 0, len(test) - length))
+    return test[start : start + length], labels[start : start + length]
+
+
+def split_series(values: Any, labels: Any, train_end: int, *, max_train_length: int = 0,
+                 max_test_length: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training and test parts of one labelled series, cut short for a quick run (0 keeps a part whole).
+
+    The training part is the last ``max_train_length`` steps before ``train_end`` (those nearest
+    the test part); the test part is the rest of the series, cut to a window of
+    ``max_test_length`` steps as in :func:`truncate_entity`.
+
+    Parameters
+    ----------
+    values : array-like, shape (n,) or (n, C)
+    labels : array-like, shape (n,)
+        0/1 labels of every step.
+    train_end : int
+        First step of the test part, in [1, n).
+
+    Returns
+    -------
+    (train, test, test_labels)
+    """
+    values, labels = np.asarray(values), np.asarray(labels)
+    if labels.shape != values.shape[:1]:
+        raise ValueError(f"labels must have shape ({len(values)},) like values; got {labels.shape}")
+    check_int(train_end, name="train_end", minimum=1, maximum=len(values) - 1)
+    check_int(max_train_length, name="max_train_length", minimum=0)
+    check_int(max_test_length, name="max_test_length", minimum=0)
+    train = values[max(0, train_end - max_train_length) if max_train_length else 0 : train_end]
+    test, test_labels = _test_window(values[train_end:], labels[train_end:], max_test_length)
+    return train, test, test_labels
+
+
+def spread_indices(groups: int | Sequence[Any], limit: int) -> np.ndarray:
+    """Sorted indices of at most ``limit`` items of each group, evenly spaced within the group.
+
+    ``groups`` is the group label of every item, shape (N,), or an int N for N items in one group;
+    a group of at most ``limit`` items is kept whole (the choice of
+    :func:`diffad_lib.leaderboard.load_problems` among series names).
+    """
+    from diffad_lib.leaderboard import _spread
+
+    check_int(limit, name="limit", minimum=1)
+    labels = np.zeros(check_int(groups, name="groups", minimum=0)) if isinstance(groups, int | np.integer) \
+        else np.asarray(groups)
+    if labels.ndim != 1:
+        raise ValueError(f"groups must be an int or a 1-D array of group labels; got shape {labels.shape}")
+    keep = [i for g in dict.fromkeys(labels.tolist()) for i in _spread(list(np.flatnonzero(labels == g)), limit)]
+    return np.sort(np.asarray(keep, dtype=np.int64))
 
 
 def holdout_split(n: int, *, fraction: float, minimum: int = 1) -> int:
@@ -223,6 +302,46 @@ def with_params(detector: EntityDetector, **params: Any) -> EntityDetector:
     out.detector_ = copy.copy(detector.detector_).set_params(**params)
     out.detector_._check_params()
     return out
+
+
+def rescore_sweep(detector: EntityDetector, entities: Sequence[Entity], knobs: dict[str, tuple[str, Sequence[Any]]],
+                  *, kind: Kernel = "hann", size: int = 15) -> pd.DataFrame:
+    """Score the test splits again for every value of each scoring knob of a fitted diffusion detector.
+
+    No retraining: each value gives a :func:`with_params` copy sharing the trained model. For each
+    value the table holds the mean over entities of the raw score on the normal test steps (for
+    the reconstruction score, the L1 error), the mean ROC-AUC of the score smoothed with
+    ``kind`` / ``size``, and the wall time of scoring every entity.
+
+    Parameters
+    ----------
+    detector : EntityDetector
+        Fitted around a :class:`DiffusionDetector`.
+    entities : sequence of Entity
+        ``entities[i]`` is the detector's entity ``i`` (e.g. the first k of those it was fitted on).
+    knobs : dict
+        Row label -> (detector parameter, values), e.g. ``{"t0": ("t0", [10, 50])}``.
+
+    Returns
+    -------
+    DataFrame indexed by (knob, value) with columns "L1 error (normal steps)", "ROC-AUC", "time (s)".
+    """
+    if not entities or len(entities) > getattr(detector, "n_entities_", 0):
+        raise ValueError(f"entities must hold 1 to {getattr(detector, 'n_entities_', 0)} entities of the fitted "
+                         f"detector; got {len(entities)}")
+    if not knobs:
+        raise ValueError("knobs must name at least one (parameter, values) pair")
+    rows = {}
+    for knob, (param, values) in knobs.items():
+        for value in values:
+            start = time.perf_counter()
+            det = with_params(detector, **{param: value})
+            scores = [(np.asarray(e.labels), det.decision_function(e.test, entity=i)) for i, e in enumerate(entities)]
+            rows[knob, value] = {
+                "L1 error (normal steps)": float(np.mean([s[y == 0].mean() for y, s in scores])),
+                "ROC-AUC": float(np.mean([metrics.roc_auc(y, smooth(s, kind=kind, size=size)) for y, s in scores])),
+                "time (s)": time.perf_counter() - start}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["knob", "value"])
 
 
 # --------------------------------------------------------------------------- scores
@@ -391,6 +510,137 @@ def loss_stability(losses: Sequence[float], *, last_frac: float = 0.2) -> float:
         raise ValueError(f"last_frac must lie in (0, 1]; got {last_frac!r}")
     k = max(2, int(round(last_frac * arr.size)))
     return float(arr[-k:].std())
+
+
+# --------------------------------------------------------------------------- samples (images, scalograms)
+
+
+def sample_outputs(detector: BaseDetector, X: Any, *, seed: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
+    """Scores, anomaly maps and (for the diffusion detector) score components of a fitted sample detector.
+
+    The diffusion detector (:class:`PatchDiffusionDetector`) reconstructs ``X`` once and keeps the
+    components, from which scores and maps for any λ follow without reconstructing again. A
+    detector with ``anomaly_map`` whose ``image_score`` is ``"max"`` gets its scores as the maximum
+    of the map (computed once, not twice). A detector without maps (the random score) gets a random
+    map, seeded by ``seed``, so every method has a pixel AUROC.
+
+    Parameters
+    ----------
+    detector : BaseDetector
+        A fitted detector of samples.
+    X : array-like, shape (N, C, *S)
+        Samples (images (N, C, H, W) or sequences (N, C, L)).
+    seed : int, default 0
+        Seed of the random map of a detector without maps.
+
+    Returns
+    -------
+    scores : ndarray, shape (N,)
+    maps : ndarray, shape (N, *S)
+    components : dict or None
+        ``detector.score_components(X)`` for the diffusion detector, else None.
+    """
+    X = np.asarray(X)
+    if X.ndim < 3:
+        raise ValueError(f"X must hold samples of shape (N, C, *S); got shape {X.shape}")
+    check_int(seed, name="seed", minimum=0)
+    if hasattr(detector, "score_components"):
+        comp = detector.score_components(X)
+        return detector.scores_from_components(comp), detector.maps_from_components(comp), comp
+    if not hasattr(detector, "anomaly_map"):
+        return detector.decision_function(X), np.random.default_rng(seed).random((len(X), *X.shape[2:])), None
+    maps = detector.anomaly_map(X)  # (N, *S), already smoothed by the detector's map_sigma
+    if getattr(detector, "image_score", None) == "max":
+        return maps.reshape(len(maps), -1).max(axis=1), maps, None
+    return detector.decision_function(X), maps, None
+
+
+def _mask_known(data: Any) -> np.ndarray:
+    known = getattr(data, "mask_known", None)
+    return np.ones(len(data.labels), dtype=bool) if known is None else np.asarray(known, dtype=bool)
+
+
+def image_auroc(data: Any, scores: Any, maps: Any, *, index: Any = None) -> dict[str, float]:
+    """Image AUROC and pixel AUROC of scores and maps of test images against their labels and masks.
+
+    Parameters
+    ----------
+    data : MVTecData
+        The test split's ``labels`` (M,), ``masks`` (M, H, W) and ``mask_known`` (M,) (a defective
+        image whose mask is empty counts for the image AUROC only).
+    scores : array-like, shape (K,)
+        Scores of the test images ``index`` (all M when ``index`` is None).
+    maps : array-like, shape (K, H, W)
+    index : array-like of int, shape (K,), optional
+        Positions in the test split of the scored images.
+
+    Returns
+    -------
+    ``{"image AUROC": float, "pixel AUROC": float}``
+    """
+    idx = np.arange(len(data.labels)) if index is None else np.asarray(index, dtype=np.int64)
+    scores, maps = np.asarray(scores), np.asarray(maps)
+    if scores.shape != idx.shape or maps.shape != (len(idx), *np.shape(data.masks)[1:]):
+        raise ValueError(f"scores and maps must have shapes ({len(idx)},) and ({len(idx)}, "
+                         f"{', '.join(map(str, np.shape(data.masks)[1:]))}); got {scores.shape} and {maps.shape}")
+    pix = _mask_known(data)[idx]
+    return {"image AUROC": metrics.roc_auc(np.asarray(data.labels)[idx], scores),
+            "pixel AUROC": metrics.roc_auc(np.asarray(data.masks)[idx][pix].ravel(), maps[pix].ravel())}
+
+
+def auroc_table(data: Any, outputs: dict[Any, tuple[Any, Any]], *, normal: str = "good",
+                level: str = "method") -> pd.DataFrame:
+    """Image and pixel AUROC per defect kind, over all test images and as the mean over the kinds.
+
+    Each kind's row ranks the ``normal`` test images against the images of that kind; the row
+    ``"all (M)"`` uses every test image, and ``"mean over kinds"`` averages the kinds' rows (not the
+    all row). Kinds are labelled with their image count, ``"crack (12)"``, in the order of
+    ``data.defect_types``.
+
+    Parameters
+    ----------
+    data : MVTecData
+        Test labels, masks, ``mask_known`` and ``defect_types`` (M,).
+    outputs : dict
+        Row label (a method, a λ, ...) -> (scores (M,), maps (M, H, W)) of every test image.
+    normal : str, default "good"
+        The defect type of the defect-free test images.
+    level : str, default "method"
+        Name of the index level of the keys of ``outputs``.
+
+    Returns
+    -------
+    DataFrame indexed by ("defect kind (test images)", ``level``) with columns "image AUROC" and
+    "pixel AUROC".
+    """
+    kind_of = np.asarray(data.defect_types)
+    if normal not in kind_of:
+        raise ValueError(f"normal must be a defect type of the test images {sorted(set(kind_of))}; got {normal!r}")
+    if not outputs:
+        raise ValueError("outputs must hold at least one (scores, maps) pair")
+    groups = {f"{k} ({(kind_of == k).sum()})": np.flatnonzero((kind_of == normal) | (kind_of == k))
+              for k in dict.fromkeys(kind_of) if k != normal}
+    groups[f"all ({len(kind_of)})"] = np.arange(len(kind_of))
+    rows = {(group, key): image_auroc(data, np.asarray(s)[idx], np.asarray(m)[idx], index=idx)
+            for group, idx in groups.items() for key, (s, m) in outputs.items()}
+    name = "defect kind (test images)"
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index = pd.MultiIndex.from_tuples(list(rows), names=[name, level])
+    by_kind = table.drop(index=f"all ({len(kind_of)})", level=0)
+    return pd.concat([table, pd.concat({"mean over kinds": by_kind.groupby(level=level, sort=False).mean()},
+                                       names=[name])])
+
+
+def border_share(maps: Any, *, margin: int = 2) -> float:
+    """Share of the maps (N, H, W) whose maximum lies within ``margin`` pixels of the border."""
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or not len(maps):
+        raise ValueError(f"maps must have shape (N, H, W) with N >= 1; got {maps.shape}")
+    check_int(margin, name="margin", minimum=0)
+    h, w = maps.shape[1:]
+    rows, cols = np.unravel_index(maps.reshape(len(maps), -1).argmax(axis=1), (h, w))
+    return float(np.mean((rows < margin) | (rows >= h - margin) | (cols < margin) | (cols >= w - margin)))
 
 
 # --------------------------------------------------------------------------- committed full-profile runs

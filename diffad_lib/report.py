@@ -153,14 +153,16 @@ def markdown_table(df: Any, *, digits: int = 3) -> str:
     """A DataFrame as a Markdown (GFM) table: index levels become the first columns.
 
     Floats are shown with ``digits`` decimals, missing values as "—", and a repeated value of the
-    outermost index level is left blank so that row groups read as groups.
+    outermost index level is left blank so that row groups read as groups. Column levels are
+    joined into one header per column, ``"AUROC · conv autoencoder"``.
     """
     import pandas as pd
 
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     flat = df.reset_index() if any(n is not None for n in df.index.names) else df.reset_index(drop=True)
-    header = [str(c).replace("|", "\\|") for c in flat.columns]
+    header = [(" · ".join(str(part) for part in c if str(part)) if isinstance(c, tuple) else str(c))
+              .replace("|", "\\|") for c in flat.columns]
     rows, previous = [], object()
     for record in flat.itertuples(index=False):
         cells = [_cell(v, digits) for v in record]
@@ -309,6 +311,65 @@ def agreement(ours: Any, paper: Any, *, what: str, tolerance: float) -> str:
     parts = [f"{label} the paper for {', '.join(map(str, both.index[mask]))}"
              for label, mask in groups.items() if mask.any()]
     return f"On {what}, this run is " + "; ".join(parts) + f" (mean difference {diff.mean():+.3f})."
+
+
+# --------------------------------------------------------------------------- ablations over seeds
+
+
+def ablation_table(runs: Any, *, reference: str, metrics: Any, verdict_on: str | None = None,
+                   reference_label: str = "reference") -> Any:
+    """Mean ± std over seeds of each variant's metrics, the paired Δ to the reference, and a verdict.
+
+    Δ is the difference to the reference variant *of the same seed* (negative: the variant is
+    worse). The verdict reads the mean Δ of ``verdict_on`` against its seed-to-seed std: within
+    the spread, the removal is "not supported by this run"; below it, "supported" (removing the
+    module hurts); above it, "contradicted". With one seed there is no spread and no verdict.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per (variant, seed): columns ``"variant"``, ``"seed"`` and the ``metrics``.
+    reference : str
+        The variant every other is compared with (the full model); it must have run on every seed.
+    metrics : sequence of str
+        Metric columns of ``runs`` (higher = better).
+    verdict_on : str, optional
+        The metric of the verdict (default: the first of ``metrics``).
+    reference_label : str, default "reference"
+        How the Δ columns name the reference: ``"Δ <metric> vs <reference_label> (paired)"``.
+
+    Returns
+    -------
+    DataFrame indexed by variant (in order of first appearance) with one ``"mean ± std"`` string
+    column per metric and per Δ, and ``"verdict"``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    metrics = list(metrics)
+    verdict_on = metrics[0] if verdict_on is None else verdict_on
+    missing = [c for c in ("variant", "seed", *metrics) if c not in runs.columns]
+    if missing:
+        raise ValueError(f"runs must have the columns variant, seed and the metrics; missing {missing}")
+    if verdict_on not in metrics:
+        raise ValueError(f"verdict_on must be one of the metrics {metrics}; got {verdict_on!r}")
+    ref = runs[runs["variant"] == reference].set_index("seed")
+    seeds = runs["seed"].unique()
+    if ref.index.has_duplicates or not set(seeds) <= set(ref.index):
+        raise ValueError(f"reference {reference!r} must have run exactly once on every seed {sorted(seeds)}")
+    runs = runs[["variant", "seed", *metrics]].copy()
+    deltas = {m: f"Δ {m} vs {reference_label} (paired)" for m in metrics}
+    for m, col in deltas.items():
+        runs[col] = runs[m] - runs["seed"].map(ref[m])
+    stats = runs.drop(columns="seed").groupby("variant", sort=False).agg(["mean", "std"]).fillna(0.0)
+    table = pd.DataFrame({col: [f"{mu:.3f} ± {sd:.3f}" for mu, sd in stats[col].to_numpy()]
+                          for col in [*metrics, *deltas.values()]}, index=stats.index)
+    d = stats[deltas[verdict_on]]
+    table["verdict"] = np.select(
+        [d.index == reference, np.full(len(d), len(seeds) < 2), d["mean"].abs() <= d["std"], d["mean"] < 0],
+        ["—", "one seed only: no verdict", "within the seed-to-seed spread: not supported by this run",
+         "removal hurts by more than the spread: supported"], "removal helps by more than the spread: contradicted")
+    return table
 
 
 # --------------------------------------------------------------------------- telemetry pages (Chapter 2)

@@ -45,8 +45,6 @@
 # ## Imports
 
 # %%
-import importlib.util
-import inspect
 import time
 
 import matplotlib.pyplot as plt
@@ -56,10 +54,14 @@ import torch
 from PIL import Image
 
 import diffad_lib as dl
+from diffad_lib import experiments as ex
 from diffad_lib import metrics, wavelets
 from diffad_lib.data.audio import URBANSOUND_CLASSES
-from diffad_lib.experiments import METHODS, display_name, make_detector, show_full_results
-from diffad_lib.report import glue, glue_figure, glue_table
+from diffad_lib.experiments import display_name, make_detector, show_full_results
+from diffad_lib.papers import paper_table
+from diffad_lib.report import ablation_table, glue, glue_figure, glue_table
+
+PAPER = "chen2025research"  # its tables in book/paper_results.yaml
 
 # %% [markdown]
 # ## Parameters
@@ -177,9 +179,9 @@ else:
                     f"{image_size} × {image_size} px")
 kinds = [k for k in dict.fromkeys(images.defect_types) if k != "good"]
 kind_of = np.asarray(images.defect_types)
-mask_known = images.mask_known if images.mask_known is not None else np.ones(len(kind_of), dtype=bool)
 counts = pd.Series(images.counts(), name="images").rename_axis("split / kind")
-counts["test masks used for pixel AUROC"] = int(mask_known[images.labels == 1].sum())
+counts["test masks used for pixel AUROC"] = int((images.labels == 1).sum() if images.mask_known is None
+                                                else images.mask_known[images.labels == 1].sum())
 glue("ch3_image_source", image_source)
 glue_table("ch3_counts", counts.to_frame())
 glue("ch3_n_train", int(counts["train/good"]))
@@ -287,30 +289,9 @@ glue("ch3_pyramid_side", side)
 # the chosen MVTec AD category.
 
 # %% tags=["hide-input"]
-def paper(table):
-    """The paper's ``table`` from the project's transcription (``diffad_lib.papers``), or None without one."""
-    if importlib.util.find_spec("diffad_lib.papers") is None:
-        return None
-    from diffad_lib.papers import paper_table
-
-    try:
-        return paper_table("chen2025research", table)
-    except ValueError as err:  # a table not transcribed: say so on the page rather than fail it
-        print(f"the paper's {table} is not transcribed: {err}")
-        return None
-
-
-def flat_columns(df):
-    """``df`` with its column levels joined into one header per column, as a Markdown table needs."""
-    out = df.copy()
-    out.columns = [" · ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
-    return out
-
-
 def build(name, **params):
     """Registry method ``name`` with those of the shared ``params`` that its class accepts."""
-    accepted = inspect.signature(METHODS[name].factory).parameters
-    return make_detector(name, **{k: v for k, v in params.items() if k in accepted})
+    return make_detector(name, **ex.supported_params(name, params))
 
 
 def diffusion(switches=None, **overrides):
@@ -325,34 +306,6 @@ def baselines():
                                    max_bank=knn_bank, random_state=seed) for n in sample_baselines}
 
 
-def outputs(det, x):
-    """(scores (N,), maps (N, *S), score components or None) of a fitted detector on samples x."""
-    if hasattr(det, "score_components"):  # diffusion: reconstruct once, keep the terms for the λ study
-        comp = det.score_components(x)
-        return det.scores_from_components(comp), det.maps_from_components(comp), comp
-    if not hasattr(det, "anomaly_map"):  # the random score has no map: a random one, seeded
-        return det.decision_function(x), np.random.default_rng(seed).random((len(x), *x.shape[2:])), None
-    maps = det.anomaly_map(x)  # (N, *S), already smoothed by map_sigma
-    # with image_score="max" the image score is the maximum of this smoothed map: computed once, not twice
-    scores = maps.reshape(len(maps), -1).max(axis=1) if det.image_score == "max" else det.decision_function(x)
-    return scores, maps, None
-
-
-def image_metrics(keep, scores, maps):
-    """Image and pixel AUROC over the test images selected by the boolean ``keep`` (M,)."""
-    pix = keep & mask_known
-    return {"image AUROC": metrics.roc_auc(images.labels[keep], scores[keep]),
-            "pixel AUROC": metrics.roc_auc(images.masks[pix].ravel(), maps[pix].ravel())}
-
-
-def per_kind(scores, maps):
-    """Rows {kind label: metrics} for each defect kind (against the good test images) and for all."""
-    rows = {f"{k} ({(kind_of == k).sum()})": image_metrics((kind_of == "good") | (kind_of == k), scores, maps)
-            for k in kinds}
-    rows[f"all ({len(kind_of)})"] = image_metrics(np.ones(len(kind_of), dtype=bool), scores, maps)
-    return rows
-
-
 # %% [markdown]
 # ## Table I: image and pixel AUROC on the tiles
 #
@@ -363,19 +316,12 @@ detectors = {FULL: diffusion(epochs=epochs), PLAIN_NAME: diffusion(PLAIN, epochs
 results, seconds = {}, {}
 for name, det in detectors.items():
     start = time.perf_counter()
-    results[name] = outputs(det.fit(images.train), images.test)
+    results[name] = ex.sample_outputs(det.fit(images.train), images.test, seed=seed)
     seconds[name] = time.perf_counter() - start
 full_det, full_comp = detectors[FULL], results[FULL][2]
 
 # %% tags=["hide-input"]
-per_method = {name: per_kind(s, m) for name, (s, m, _) in results.items()}
-table1 = pd.DataFrame.from_dict({(k, name): per_method[name][k] for k in per_method[FULL] for name in per_method},
-                                orient="index")
-table1.index = pd.MultiIndex.from_tuples(table1.index, names=["defect kind (test images)", "method"])
-by_kind = table1.drop(index=[k for k in per_method[FULL] if k.startswith("all")], level=0)
-table1 = pd.concat([table1, pd.concat({"mean over kinds": by_kind.groupby(level="method", sort=False).mean()},
-                                      names=["defect kind (test images)"])])
-glue_table("ch3_table1", table1)
+table1 = glue_table("ch3_table1", ex.auroc_table(images, {name: (s, m) for name, (s, m, _) in results.items()}))
 glue("ch3_fit_seconds", f"{seconds[FULL]:.0f}")
 
 # %% [markdown]
@@ -391,50 +337,34 @@ glue("ch3_fit_seconds", f"{seconds[FULL]:.0f}")
 # **The paper's Table I beside ours.** The paper reports Table I on MVTec AD, *a different
 # dataset* (other objects, other defects, full resolution, a pretrained feature network), so its
 # numbers are not comparable with ours: they show the scale the method reaches there, not a target
-# for these tiles. The cell below shows them once the project's transcription of the papers'
-# tables (`diffad_lib.papers.paper_table`) is available, labelled "reported on MVTec AD, a
-# different dataset".
+# for these tiles. The cell below shows them from the project's transcription of the papers'
+# tables (`diffad_lib.papers.paper_table`), labelled "reported on MVTec AD, a different
+# dataset".
 
 # %% tags=["hide-input"]
-paper_table1 = paper("table1")  # extend here: more of the paper's tables, or its rows beside ours
-if paper_table1 is not None:
-    paper_table1.columns = pd.MultiIndex.from_product([["reported on MVTec AD, a different dataset"],
-                                                       paper_table1.columns])
-    glue("ch3_paper_table1", paper_table1, display=False)
-    display(paper_table1)  # noqa: F821  (IPython's display, available in the kernel)
-else:
-    print("The papers' transcribed tables are not part of this build.")
+paper_table1 = paper_table(PAPER, "table1")  # extend here: more of the paper's tables, or its rows beside ours
+paper_table1.columns = pd.MultiIndex.from_product([["reported on MVTec AD, a different dataset"],
+                                                   paper_table1.columns])
+glue("ch3_paper_table1", paper_table1, display=False)
+display(paper_table1)  # noqa: F821  (IPython's display, available in the kernel)
 
 # %% tags=["remove-output"]
 mean_t1 = table1.loc["mean over kinds", "image AUROC"]
 baselines_t1 = mean_t1.drop([FULL, PLAIN_NAME, display_name("random")])
-kind_rows = [k for k in dict.fromkeys(table1.index.get_level_values(0)) if k != "mean over kinds" and
-             not k.startswith("all")]
-full_vs_plain = sum(table1.loc[(k, FULL), "image AUROC"] > table1.loc[(k, PLAIN_NAME), "image AUROC"]
-                    for k in kind_rows)
-full_kinds = table1.xs(FULL, level=1).loc[kind_rows, "image AUROC"]
-
-
-def border_share(maps, margin=2):
-    """Share of images whose map maximum lies within ``margin`` pixels of the image border."""
-    rows, cols = np.unravel_index(maps.reshape(len(maps), -1).argmax(axis=1), maps.shape[1:])
-    h, w = maps.shape[1:]
-    return float(np.mean((rows < margin) | (rows >= h - margin) | (cols < margin) | (cols >= w - margin)))
-
-
-border = {name: border_share(m) for name, (_, m, _) in results.items() if name != display_name("random")}
+by_kind = table1["image AUROC"].iloc[: len(kinds) * len(results)].unstack(sort=False)  # (kind, method)
+full_vs_plain, full_kinds = int((by_kind[FULL] > by_kind[PLAIN_NAME]).sum()), by_kind[FULL]
+trained = {name: m for name, (_, m, _) in results.items() if name != display_name("random")}  # (N, H, W) maps
+border = {name: ex.border_share(m) for name, m in trained.items()}
 frame_share = 1 - (image_size - 4) ** 2 / image_size**2  # share of pixels within 2 px of the border
 glue("ch3_border_full", f"{border[FULL]:.0%}")
 glue("ch3_border_range", f"{min(border.values()):.0%}–{max(border.values()):.0%}")
 glue("ch3_border_expected", f"{frame_share:.0%}")
 # a check made after seeing where the maxima lie, so not part of any method: the same maps, the
 # maximum taken inside a 2-pixel frame; the mean over kinds of the image AUROC with and without it
-inner = pd.DataFrame({name: {"whole map": table1.loc[("mean over kinds", name), "image AUROC"],
-                             "outer 2 px ignored": np.mean([v["image AUROC"] for k, v in per_kind(
-                                 m[:, 2:-2, 2:-2].reshape(len(m), -1).max(axis=1), m).items()
-                                 if not k.startswith("all")])}
-                      for name, (_, m, _) in results.items() if name != display_name("random")}).T
-inner.index.name, inner.columns.name = "method", "mean image AUROC over kinds, maximum of"
+inner_max = {name: (m[:, 2:-2, 2:-2].reshape(len(m), -1).max(axis=1), m) for name, m in trained.items()}
+inner = pd.DataFrame({"whole map": mean_t1[list(trained)],
+                      "outer 2 px ignored": ex.auroc_table(images, inner_max).loc["mean over kinds", "image AUROC"]})
+inner = inner.rename_axis(index="method", columns="mean image AUROC over kinds, maximum of")
 glue_table("ch3_inner_table", inner)
 glue("ch3_inner_full", f"{inner.loc[FULL, 'outer 2 px ignored']:.3f}")
 for key, value in dict(full_img=f"{mean_t1[FULL]:.3f}",
@@ -442,7 +372,7 @@ for key, value in dict(full_img=f"{mean_t1[FULL]:.3f}",
                        plain_img=f"{mean_t1[PLAIN_NAME]:.3f}", best_img=f"{mean_t1.max():.3f}",
                        random_img=f"{mean_t1[display_name('random')]:.3f}", best_method=mean_t1.idxmax(),
                        best_baseline=baselines_t1.idxmax(), best_baseline_img=f"{baselines_t1.max():.3f}",
-                       full_beats_plain=f"{full_vs_plain} of {len(kind_rows)}",
+                       full_beats_plain=f"{full_vs_plain} of {len(kinds)}",
                        full_easiest=f"{full_kinds.idxmax().split(' (')[0]} ({full_kinds.max():.3f})",
                        full_hardest=f"{full_kinds.idxmin().split(' (')[0]} ({full_kinds.min():.3f})",
                        detects="supported" if mean_t1[FULL] > 0.6 else "not supported",
@@ -516,22 +446,20 @@ glue_figure("ch3_fig_maps", fig)
 # feature distance.
 
 # %% tags=["hide-input"]
-lam_rows = {value: {(k, col): v for k, row in per_kind(full_det.scores_from_components(full_comp, lam=value),
-                                                        full_det.maps_from_components(full_comp, lam=value)).items()
-                    for col, v in row.items()} for value in lam_grid}
-lam_table = pd.DataFrame.from_dict(lam_rows, orient="index").rename_axis("λ")
-lam_table.columns.names = ["defect kind", "metric"]
-lam_mean = lam_table.xs("image AUROC", axis=1, level=1).drop(columns=[c for c in lam_table.columns.levels[0]
-                                                                      if c.startswith("all")]).mean(axis=1)
-glue_table("ch3_lam_table", lam_table.T.rename(columns=lambda v: f"λ = {v:g}"))  # one row per kind and metric
+lam_outputs = {value: (full_det.scores_from_components(full_comp, lam=value),
+                       full_det.maps_from_components(full_comp, lam=value)) for value in lam_grid}
+lam_all = ex.auroc_table(images, lam_outputs, level="λ")  # rows (kind, λ): the same reconstructions for every λ
+lam_mean = lam_all.loc["mean over kinds", "image AUROC"]  # (λ,)
+lam_table = lam_all.drop(index="mean over kinds").rename_axis(index=["defect kind", "λ"], columns="metric")
+glue_table("ch3_lam_table", lam_table.stack().unstack("λ", sort=False).rename(columns=lambda v: f"λ = {v:g}"))
 for key, value in dict(best_lam=f"{lam_mean.idxmax():g}", lam0=f"{lam_mean.loc[lam_grid[0]]:.3f}",
                        lam1=f"{lam_mean.loc[lam_grid[-1]]:.3f}", lam_mixing="an interior λ: mixing helps"
                        if 0 < lam_mean.idxmax() < 1 else "an end point: mixing does not help").items():
     glue(f"ch3_{key}", value)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), layout="constrained")
 for ax, col in zip(axes, ("image AUROC", "pixel AUROC"), strict=True):
-    lam_table.xs(col, axis=1, level=1).plot(ax=ax, marker="o", xlabel="λ (weight of the reconstruction term)",
-                                            ylabel=col, legend=col == "image AUROC")
+    lam_table[col].unstack(0, sort=False).plot(ax=ax, marker="o", xlabel="λ (weight of the reconstruction term)",
+                                               ylabel=col, legend=col == "image AUROC")
 axes[0].legend(fontsize=7)
 glue_figure("ch3_fig_lam", fig)
 
@@ -564,59 +492,37 @@ glue_figure("ch3_fig_lam", fig)
 # {glue:text}`ch3_abl_per_kind` images of each kind (good and each defect, evenly spaced); mean ±
 # std over seeds of the image and pixel AUROC over that whole test subset. The last column gives
 # the paper's drop in image AUC on MVTec AD from the project's transcription of the paper's tables
-# when that is part of the build, and says "not available" otherwise.
+# ("—" for a variant the paper does not ablate).
 
 # %% tags=["remove-output"]
-def spread(idx, limit):
-    """At most ``limit`` of the indices ``idx``, evenly spaced."""
-    return idx if len(idx) <= limit else idx[np.round(np.linspace(0, len(idx) - 1, limit)).astype(int)]
-
-
 variants = {FULL: {}, "− wavelet": {"use_wavelet": False}, "− MHA": {"use_attention": False},
             "− adapter": {"use_adapter": False}, "− hybrid embedding": {"use_hybrid_embedding": False},
             PLAIN_NAME: PLAIN}
-abl_train = images.train[spread(np.arange(len(images.train)), ablation_n_train)]
-abl_test = np.sort(np.concatenate([spread(np.flatnonzero(kind_of == k), ablation_per_kind)
-                                   for k in ("good", *kinds)]))
-abl_keep = np.isin(np.arange(len(kind_of)), abl_test)
+abl_train = images.train[ex.spread_indices(len(images.train), ablation_n_train)]
+abl_test = ex.spread_indices(kind_of, ablation_per_kind)  # at most ablation_per_kind of each kind, good included
 
 
 def ablation_run(switches, s):
-    scores, maps, _ = outputs(diffusion(switches, random_state=s, epochs=ablation_epochs).fit(abl_train),
-                              images.test[abl_test])
-    full_scores, full_maps = np.zeros(len(kind_of)), np.zeros(images.masks.shape)
-    full_scores[abl_test], full_maps[abl_test] = scores, maps
-    return image_metrics(abl_keep, full_scores, full_maps)
+    """Image and pixel AUROC on the ablation's test images of one variant trained with seed ``s``."""
+    det = diffusion(switches, random_state=s, epochs=ablation_epochs).fit(abl_train)
+    return ex.image_auroc(images, *ex.sample_outputs(det, images.test[abl_test])[:2], index=abl_test)
 
 
 abl = pd.DataFrame([{"variant": name, "seed": s, **ablation_run(switches, s)}
                     for s in ablation_seeds for name, switches in variants.items()])
 
 # %% tags=["hide-input"]
-for col in ("image AUROC", "pixel AUROC"):  # paired with the full model of the same seed
-    abl[f"Δ {col} vs full (paired)"] = abl[col] - abl["seed"].map(abl[abl["variant"] == FULL].set_index("seed")[col])
-stats = abl.drop(columns="seed").groupby("variant", sort=False).agg(["mean", "std"]).fillna(0.0)
-table3 = pd.DataFrame({col: [f"{m:.3f} ± {sd:.3f}" for m, sd in stats[col].to_numpy()]
-                       for col in dict.fromkeys(stats.columns.get_level_values(0))}, index=stats.index)
-d = stats["Δ image AUROC vs full (paired)"]
-table3["verdict"] = np.select(
-    [d.index == FULL, [len(ablation_seeds) < 2] * len(d), d["mean"].abs() <= d["std"], d["mean"] < 0],
-    ["—", "one seed only: no verdict", "within the seed-to-seed spread: not supported by this run",
-     "removal hurts by more than the spread: supported"], "removal helps by more than the spread: contradicted")
-paper_table3 = paper("table3")
-PAPER_ROWS = {"− wavelet": "− wavelet pyramid", "− MHA": "− MHA", "− adapter": "− cross-modal adapter",
-              "− hybrid embedding": "− hybrid time embedding"}  # our variant -> the paper's row
-if paper_table3 is not None and "image drop (%)" in paper_table3.columns:
-    table3["paper's drop"] = [f"{paper_table3.loc[PAPER_ROWS[v], 'image drop (%)']:+.1f} % (MVTec AD)"
-                              if PAPER_ROWS.get(v) in paper_table3.index else "—" for v in table3.index]
-else:
-    table3["paper's drop"] = ["—"] + ["not available"] * (len(table3) - 1)
+table3 = ablation_table(abl, reference=FULL, metrics=["image AUROC", "pixel AUROC"], reference_label="full")
+PAPER_ROWS = {"− wavelet pyramid": "− wavelet", "− cross-modal adapter": "− adapter",
+              "− hybrid time embedding": "− hybrid embedding"}  # the paper's row -> our variant, where they differ
+paper_drop = paper_table(PAPER, "table3")["image drop (%)"].rename(PAPER_ROWS).dropna()
+table3["paper's drop"] = [f"{paper_drop[v]:+.1f} % (MVTec AD)" if v in paper_drop else "—" for v in table3.index]
 glue_table("ch3_table3", table3)
 glue("ch3_abl_supported", ", ".join(table3.index[table3["verdict"].str.endswith(": supported")]) or "none")
 glue("ch3_abl_n_test", len(abl_test))
 
 # %% [markdown]
-# :::{table} Ablation on the real tiles, as the paper's Table III ({glue:text}`ch3_abl_n_test` test images), mean ± std over seeds. Δ is the paired difference to the full model of the same seed (negative: removing the module hurts); read the verdict, which compares the mean Δ image AUROC with its seed-to-seed spread. The paper's column, where filled, is its relative drop in image AUC on MVTec AD, a different dataset; "not available" means this build has no transcription, not a zero.
+# :::{table} Ablation on the real tiles, as the paper's Table III ({glue:text}`ch3_abl_n_test` test images), mean ± std over seeds. Δ is the paired difference to the full model of the same seed (negative: removing the module hurts); read the verdict, which compares the mean Δ image AUROC with its seed-to-seed spread. The paper's column, where filled, is its relative drop in image AUC on MVTec AD, a different dataset; "—" marks a row the paper does not report, not a zero.
 # :name: ch3-table3
 # ```{glue:md} ch3_table3
 # :format: myst
@@ -699,17 +605,16 @@ for normal in normal_classes:
            ("clips", "train recordings"): len(np.unique(sound.fs_ids[split.train])),
            ("clips", "test normal"): int((split.labels == 0).sum()), ("clips", "test other"): int(split.labels.sum())}
     for name, det in {FULL: diffusion(epochs=audio_epochs), **baselines()}.items():
-        row["AUROC", name] = metrics.roc_auc(split.labels, outputs(det.fit(train_x), test_x)[0])
+        row["AUROC", name] = metrics.roc_auc(split.labels, ex.sample_outputs(det.fit(train_x), test_x, seed=seed)[0])
     audio_rows[normal] = row
 
 # %% tags=["hide-input"]
-audio_table = pd.DataFrame.from_dict(audio_rows, orient="index").rename_axis("normal class")
-audio_table.columns = pd.MultiIndex.from_tuples(audio_table.columns)
+audio_table = pd.DataFrame.from_dict(audio_rows, orient="index")  # tuple keys: (group, column) levels
 audio_table = pd.concat([audio_table, audio_table.mean().to_frame("mean").T]).rename_axis("normal class")
 audio_table["clips"] = audio_table["clips"].round().astype(int)  # the mean row's counts, rounded
 full_audio = audio_table.loc[normal_classes, ("AUROC", FULL)]
 audio_means = audio_table.loc["mean", "AUROC"]
-glue_table("ch3_audio_table", flat_columns(audio_table))
+glue_table("ch3_audio_table", audio_table)  # the column levels are joined into one header
 glue("ch3_audio_all", f"{audio_means[FULL]:.3f}")
 glue("ch3_audio_best", f"{audio_means.idxmax()} ({audio_means.max():.3f})")
 glue("ch3_audio_easiest", f"{full_audio.idxmax()} ({full_audio.max():.3f})")
@@ -750,23 +655,12 @@ glue("ch3_audio_hardest", f"{full_audio.idxmin()} ({full_audio.min():.3f})")
 
 # %% tags=["remove-output"]
 dl.data.prepare(["nab", "ucr"], progress=False)
-
-
-def split_series(values, labels, train_end):
-    """(train, test, test labels): the last ts_max_train steps before train_end; ts_max_test steps after."""
-    train = values[max(0, train_end - ts_max_train) if ts_max_train else 0 : train_end]
-    test, y = values[train_end:], labels[train_end:]
-    if ts_max_test and len(test) > ts_max_test:
-        first = int(np.flatnonzero(y)[0]) if y.any() else 0
-        start = max(0, min(first - ts_max_test // 4, len(test) - ts_max_test))
-        test, y = test[start : start + ts_max_test], y[start : start + ts_max_test]
-    return train, test, y
-
-
+cut = dict(max_train_length=ts_max_train, max_test_length=ts_max_test)  # the last train steps, a test window
 # NAB: train on the first 70 % of the steps before the first anomaly window; UCR: on the anomaly-free prefix
-series = [("NAB", n, *split_series(s.values, s.labels.astype(int), int(0.7 * np.flatnonzero(s.labels)[0])))
+series = [("NAB", n, *ex.split_series(s.values, s.labels.astype(int), int(0.7 * np.flatnonzero(s.labels)[0]), **cut))
           for n, s in zip(nab_series, map(dl.data.load_nab, nab_series), strict=True)]
-series += [("UCR", f"{u.name.split('_')[0]} {u.series}", *split_series(u.values, u.labels.astype(int), u.train_end))
+series += [("UCR", f"{u.name.split('_')[0]} {u.series}", *ex.split_series(u.values, u.labels.astype(int),
+                                                                          u.train_end, **cut))
            for u in map(dl.data.load_ucr, ucr_series)]
 
 ts_variants = {f"{FULL} 1-D": {}, f"{PLAIN_NAME} 1-D": PLAIN}  # the 1-D U-Net with its modules on / off

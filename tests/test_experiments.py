@@ -127,6 +127,25 @@ def test_with_params_shares_the_model(report, entities):
         ex.with_params(report.detector, t0=0)
 
 
+def test_rescore_sweep_matches_scoring_each_copy(report, entities):
+    sweep = ex.rescore_sweep(report.detector, entities[:1], {"t0": ("t0", [2, 10]), "steps": ("sample_steps", [1])},
+                             kind="hann", size=5)
+    assert list(sweep.index) == [("t0", 2), ("t0", 10), ("steps", 1)]
+    assert list(sweep.columns) == ["L1 error (normal steps)", "ROC-AUC", "time (s)"]
+    ent = entities[0]
+    for (knob, value), param in ((("t0", 2), "t0"), (("steps", 1), "sample_steps")):
+        scores = ex.with_params(report.detector, **{param: value}).decision_function(ent.test, entity=0)
+        row = sweep.loc[(knob, value)]
+        assert row["L1 error (normal steps)"] == pytest.approx(scores[ent.labels == 0].mean())
+        assert row["ROC-AUC"] == pytest.approx(roc_auc_score(ent.labels, smooth(scores, kind="hann", size=5)))
+    assert (sweep["time (s)"] > 0).all()
+    assert report.detector.detector_.t0 == TINY["t0"]  # the fitted detector itself is unchanged
+    with pytest.raises(ValueError, match="entities"):
+        ex.rescore_sweep(report.detector, entities * 2, {"t0": ("t0", [2])})
+    with pytest.raises(ValueError, match="knobs"):
+        ex.rescore_sweep(report.detector, entities, {})
+
+
 # --------------------------------------------------------------------------- registry, baselines and metrics
 
 
@@ -200,3 +219,153 @@ def test_loss_stability():
     assert ex.loss_stability([2.0, 2.0, 2.0]) == 0.0
     with pytest.raises(ValueError, match="two epochs"):
         ex.loss_stability([1.0])
+
+
+# --------------------------------------------------------------------------- shared settings, series cuts, subsets
+
+
+def test_supported_params_keeps_what_the_method_accepts():
+    shared = {"window": 8, "epochs": 3, "random_state": 1, "max_bank": 10}
+    assert ex.supported_params("iforest", shared) == {"window": 8, "random_state": 1}
+    assert ex.supported_params("feature_knn", shared) == {"max_bank": 10, "random_state": 1}
+    ex.make_detector("iforest", **ex.supported_params("iforest", shared))  # builds without an unknown name
+    with pytest.raises(ValueError, match="name"):
+        ex.supported_params("nope", shared)
+    with pytest.raises(TypeError, match="params"):
+        ex.supported_params("iforest", [("window", 8)])
+
+
+def test_split_series_keeps_the_last_training_steps_and_a_test_window():
+    values, labels = np.arange(100.0), np.zeros(100, dtype=int)
+    labels[80:85] = 1
+    train, test, y = ex.split_series(values, labels, 50, max_train_length=20, max_test_length=20)
+    np.testing.assert_array_equal(train, values[30:50])  # the 20 steps nearest the test part
+    np.testing.assert_array_equal(test, values[75:95])  # the first anomaly a quarter (5 steps) in
+    np.testing.assert_array_equal(y, labels[75:95])
+    train, test, y = ex.split_series(values, labels, 50)
+    assert len(train) == 50 and len(test) == len(y) == 50
+    _, test, _ = ex.split_series(values, labels, 10, max_test_length=20)  # the window stops at the series end
+    np.testing.assert_array_equal(test, values[80 - 5 : 100][:20])
+    with pytest.raises(ValueError, match="labels"):
+        ex.split_series(values, labels[:-1], 50)
+    with pytest.raises(ValueError, match="train_end"):
+        ex.split_series(values, labels, 100)
+
+
+def test_split_series_test_window_is_the_one_truncate_entity_keeps():
+    ent = make_entity("a", 0, n_train=50, n_test=400, spikes=(300,))
+    cut = ex.truncate_entity(ent, max_test_length=100)
+    whole = np.concatenate([ent.train, ent.test])
+    _, test, y = ex.split_series(whole, np.concatenate([np.zeros(50, int), ent.labels]), 50, max_test_length=100)
+    np.testing.assert_array_equal(test, cut.test)
+    np.testing.assert_array_equal(y, cut.labels)
+
+
+def test_spread_indices_per_group():
+    np.testing.assert_array_equal(ex.spread_indices(10, 4), [0, 3, 6, 9])
+    np.testing.assert_array_equal(ex.spread_indices(3, 5), [0, 1, 2])  # a short group is kept whole
+    groups = ["a"] * 5 + ["b"] * 2 + ["a"]
+    # a = items 0-4 and 7: positions 0, 2.5 -> 2 (rounded to even), 5 -> items 0, 2, 7; b = items 5, 6, whole
+    np.testing.assert_array_equal(ex.spread_indices(groups, 3), [0, 2, 5, 6, 7])
+    with pytest.raises(ValueError, match="limit"):
+        ex.spread_indices(10, 0)
+    with pytest.raises(ValueError, match="groups"):
+        ex.spread_indices(np.zeros((2, 2)), 1)
+
+
+# --------------------------------------------------------------------------- samples: outputs, AUROC per kind
+
+
+class _MapDetector:
+    """A fitted sample detector whose map is the input's first channel."""
+
+    def __init__(self, image_score):
+        self.image_score = image_score
+
+    def anomaly_map(self, X):
+        return np.asarray(X)[:, 0] * 1.0
+
+    def decision_function(self, X):
+        return self.anomaly_map(X).mean(axis=(1, 2))
+
+
+class _NoMap:
+    def decision_function(self, X):
+        return np.arange(len(X), dtype=float)
+
+
+class _Components:
+    def score_components(self, X):
+        return {"recon": np.asarray(X)[:, 0].sum(axis=(1, 2)), "map": np.asarray(X)[:, 0]}
+
+    def scores_from_components(self, comp):
+        return comp["recon"] * 2
+
+    def maps_from_components(self, comp):
+        return comp["map"] + 1
+
+
+def test_sample_outputs_of_each_kind_of_detector():
+    X = np.random.default_rng(0).random((4, 1, 5, 6))
+    s, m, comp = ex.sample_outputs(_MapDetector("max"), X)
+    np.testing.assert_allclose(s, X[:, 0].reshape(4, -1).max(axis=1))
+    assert m.shape == (4, 5, 6) and comp is None
+    s, _, _ = ex.sample_outputs(_MapDetector("mean"), X)
+    np.testing.assert_allclose(s, X[:, 0].mean(axis=(1, 2)))
+    s, m, comp = ex.sample_outputs(_NoMap(), X, seed=3)
+    np.testing.assert_array_equal(s, np.arange(4.0))
+    np.testing.assert_array_equal(m, ex.sample_outputs(_NoMap(), X, seed=3)[1])  # seeded: the same map again
+    assert m.shape == (4, 5, 6) and not np.array_equal(m, ex.sample_outputs(_NoMap(), X, seed=4)[1])
+    s, m, comp = ex.sample_outputs(_Components(), X)
+    np.testing.assert_allclose(s, 2 * X[:, 0].sum(axis=(1, 2)))
+    np.testing.assert_allclose(m, X[:, 0] + 1)
+    assert set(comp) == {"recon", "map"}
+    with pytest.raises(ValueError, match="X"):
+        ex.sample_outputs(_NoMap(), np.zeros((4, 5)))
+
+
+def _tiles():
+    """Six 2 × 2 test images: two good, two cracks, two holes (the last with an empty, unknown mask)."""
+    from types import SimpleNamespace
+
+    masks = np.zeros((6, 2, 2), dtype=bool)
+    masks[2, 0, 0] = masks[3, 1, 1] = masks[4, 0, 1] = True
+    return SimpleNamespace(labels=np.array([0, 0, 1, 1, 1, 1]), masks=masks,
+                           defect_types=("good", "good", "crack", "crack", "hole", "hole"),
+                           mask_known=np.array([True, True, True, True, True, False]))
+
+
+def test_image_auroc_and_the_table_per_kind():
+    data = _tiles()
+    scores = np.array([0.1, 0.5, 0.9, 0.8, 0.3, 0.05])  # cracks above both good images; holes above 1 of 4 pairs
+    maps = data.masks * 1.0 + 0.01 * np.arange(4).reshape(1, 2, 2)
+    maps[5] = 5.0  # the unknown-mask image: its bright map must not count for pixel AUROC
+    row = ex.image_auroc(data, scores, maps)
+    assert row["image AUROC"] == pytest.approx(roc_auc_score(data.labels, scores))
+    known = data.mask_known
+    assert row["pixel AUROC"] == pytest.approx(roc_auc_score(data.masks[known].ravel(), maps[known].ravel()))
+    table = ex.auroc_table(data, {"m": (scores, maps), "r": (-scores, -maps)})
+    assert list(dict.fromkeys(table.index.get_level_values(0))) == ["crack (2)", "hole (2)", "all (6)",
+                                                                    "mean over kinds"]
+    assert table.loc[("crack (2)", "m"), "image AUROC"] == 1.0
+    assert table.loc[("hole (2)", "m"), "image AUROC"] == pytest.approx(0.25)  # 0.3 beats 0.1 only; 0.05 none
+    assert table.loc[("hole (2)", "r"), "image AUROC"] == pytest.approx(0.75)  # reversed scores
+    assert table.loc[("all (6)", "m"), "image AUROC"] == pytest.approx(row["image AUROC"])
+    assert table.loc[("mean over kinds", "m"), "image AUROC"] == pytest.approx(0.625)  # the all row left out
+    assert table.loc[("crack (2)", "m"), "pixel AUROC"] == 1.0
+    idx = np.array([0, 1, 2, 3])  # a subset: scores of those images only
+    assert ex.image_auroc(data, scores[idx], maps[idx], index=idx) == table.loc[("crack (2)", "m")].to_dict()
+    with pytest.raises(ValueError, match="scores and maps"):
+        ex.image_auroc(data, scores[:3], maps)
+    with pytest.raises(ValueError, match="normal"):
+        ex.auroc_table(data, {"m": (scores, maps)}, normal="ok")
+
+
+def test_border_share():
+    maps = np.zeros((4, 8, 8))
+    maps[0, 0, 4] = maps[1, 4, 7] = maps[2, 4, 4] = maps[3, 2, 2] = 1.0  # top edge, right edge, centre, inner
+    assert ex.border_share(maps) == 0.5
+    assert ex.border_share(maps, margin=3) == 0.75
+    assert ex.border_share(maps, margin=0) == 0.0
+    with pytest.raises(ValueError, match="maps"):
+        ex.border_share(np.zeros((8, 8)))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffad_lib.report import environment_info, glue, load_results, save_results
+from diffad_lib.report import ablation_table, environment_info, glue, load_results, markdown_table, save_results
 
 
 def test_results_round_trip_names_device_commit_and_command(tmp_path):
@@ -29,3 +29,49 @@ def test_environment_info_and_glue_outside_a_notebook():
     info = environment_info()
     assert {"python", "torch", "numpy", "gpu", "commit"} <= set(info)
     assert glue("x", 3) == 3
+
+
+def test_markdown_table_joins_column_levels_into_one_header():
+    df = pd.DataFrame({("clips", "train"): [3], ("AUROC", "a|b"): [0.51234]}, index=pd.Index(["dog"], name="class"))
+    header, _, row = markdown_table(df).splitlines()
+    assert header == "| class | clips · train | AUROC · a\\|b |"
+    assert row == "| dog | 3 | 0.512 |"
+
+
+def _ablation_runs(seeds=(0, 1)):
+    rows = []
+    for s in seeds:
+        rows += [{"variant": "full", "seed": s, "img": 0.80 + 0.01 * s, "pix": 0.7},
+                 {"variant": "- a", "seed": s, "img": 0.70 + 0.01 * s, "pix": 0.7},  # 0.1 worse on every seed
+                 {"variant": "- b", "seed": s, "img": 0.80 + (0.05 if s else -0.05), "pix": 0.7},  # noise
+                 {"variant": "- c", "seed": s, "img": 0.90 + 0.01 * s, "pix": 0.6}]  # 0.1 better on every seed
+    return pd.DataFrame(rows)
+
+
+def test_ablation_table_pairs_each_seed_with_the_reference():
+    table = ablation_table(_ablation_runs(), reference="full", metrics=["img", "pix"], reference_label="full")
+    assert list(table.index) == ["full", "- a", "- b", "- c"]
+    assert list(table.columns) == ["img", "pix", "Δ img vs full (paired)", "Δ pix vs full (paired)", "verdict"]
+    assert table.loc["- a", "img"] == "0.705 ± 0.007"  # mean ± std (ddof 1) over the two seeds
+    assert table.loc["- a", "Δ img vs full (paired)"] == "-0.100 ± 0.000"  # paired: the seed offset cancels
+    assert table.loc["- c", "Δ pix vs full (paired)"] == "-0.100 ± 0.000"
+    assert table.loc["full", "verdict"] == "—"
+    assert table.loc["- a", "verdict"] == "removal hurts by more than the spread: supported"
+    assert table.loc["- b", "verdict"] == "within the seed-to-seed spread: not supported by this run"
+    assert table.loc["- c", "verdict"] == "removal helps by more than the spread: contradicted"
+    # the verdict on the other metric: only the pixel drop of "- c" counts
+    by_pix = ablation_table(_ablation_runs(), reference="full", metrics=["img", "pix"], verdict_on="pix")
+    assert by_pix.loc["- c", "verdict"].endswith(": supported") and "Δ pix vs reference (paired)" in by_pix
+
+
+def test_ablation_table_one_seed_and_bad_input():
+    one = ablation_table(_ablation_runs(seeds=(0,)), reference="full", metrics=["img"])
+    assert set(one["verdict"].iloc[1:]) == {"one seed only: no verdict"}
+    assert one.loc["- a", "img"] == "0.700 ± 0.000"
+    runs = _ablation_runs()
+    with pytest.raises(ValueError, match="reference"):
+        ablation_table(runs[~((runs["variant"] == "full") & (runs["seed"] == 1))], reference="full", metrics=["img"])
+    with pytest.raises(ValueError, match="missing"):
+        ablation_table(runs, reference="full", metrics=["auc"])
+    with pytest.raises(ValueError, match="verdict_on"):
+        ablation_table(runs, reference="full", metrics=["img"], verdict_on="pix")
