@@ -309,9 +309,9 @@ def rescore_sweep(detector: EntityDetector, entities: Sequence[Entity], knobs: d
     """Score the test splits again for every value of each scoring knob of a fitted diffusion detector.
 
     No retraining: each value gives a :func:`with_params` copy sharing the trained model. For each
-    value the table holds the mean over entities of the raw score on the normal test steps (for
-    the reconstruction score, the L1 error), the mean ROC-AUC of the score smoothed with
-    ``kind`` / ``size``, and the wall time of scoring every entity.
+    value the table holds the mean over entities of the detector's unsmoothed score on the normal
+    test steps (the L1 error for a reconstruction score without calibration), the mean ROC-AUC of
+    the score smoothed with ``kind`` / ``size``, and the wall time of scoring every entity.
 
     Parameters
     ----------

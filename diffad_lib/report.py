@@ -229,6 +229,49 @@ def profile_line(profile: str, **settings: Any) -> str:
     return f"profile {profile!r}: {parts}" if parts else f"profile {profile!r}"
 
 
+def plot_row(curves: Any, titles: Any, *, height: float = 2.4, width: float = 14.0) -> Any:
+    """One panel per entry of ``curves``, side by side with a shared y axis, titled by ``titles``.
+
+    Each entry is a curve of shape (L,) or several curves of shape (n, L) drawn in one panel.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    curves, titles = list(curves), list(titles)
+    if not curves or len(curves) != len(titles):
+        raise ValueError(f"curves and titles must be non-empty and of one length; got {len(curves)} and "
+                         f"{len(titles)}")
+    fig, axes = plt.subplots(1, len(curves), figsize=(width, height), sharey=True, squeeze=False)
+    for ax, y, title in zip(axes[0], curves, titles, strict=True):
+        ax.plot(np.asarray(y).T, lw=0.8)
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
+def plot_score_examples(examples: dict[Any, tuple[Any, Any]], *, threshold: float, steps: int = 1000) -> Any:
+    """One row per example: the first ``steps`` scores, the threshold and the labelled points marked.
+
+    ``examples`` maps a row label (e.g. the number of injected anomalies k) to ``(labels (n,),
+    scores (n,))``; points are marked rather than shaded since point anomalies are one step wide.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not examples:
+        raise ValueError("examples must hold at least one (labels, scores) pair")
+    fig, axes = plt.subplots(len(examples), 1, figsize=(12, 2.2 * len(examples)), sharex=True, squeeze=False)
+    for ax, (key, (labels, scores)) in zip(axes[:, 0], examples.items(), strict=True):
+        scores = np.asarray(scores)
+        idx = np.flatnonzero(np.asarray(labels)[:steps])
+        ax.plot(scores[:steps], lw=0.8, label="score |x − x̂|")
+        ax.axhline(threshold, color="k", ls="--", lw=0.8, label="threshold (3σ on normal data)")
+        ax.scatter(idx, scores[idx], color="C3", s=12, zorder=3, label="injected anomaly")
+        ax.set_ylabel(f"k = {key}")
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel(f"t (first {steps} steps)")
+    return fig
+
+
 # --------------------------------------------------------------------------- the papers' numbers beside ours
 
 
@@ -564,6 +607,51 @@ def mean_entity_metrics(reports: dict[tuple[str, str], Any], *, smoothed: Any, k
     columns = ["precision_pa", "recall_pa", "f1_pa", "precision", "recall", "f1", "f1_event", "roc_auc", "pr_auc",
                "vus_pr"]
     return table[columns].rename(columns=metrics.METRIC_COLUMNS)
+
+
+def plot_pooled_roc(reports: dict[str, dict[str, Any]], *, smoothed: Any, kernel: str, kernel_size: int,
+                    mark_z: float = 3.0) -> tuple[Any, dict[tuple[str, str], float]]:
+    """Fig. 6 of Chapter 2: one panel per dataset with the ROC curve of each method's pooled scores.
+
+    Scores are pooled over entities after standardising each entity by its training scores
+    (:func:`diffad_lib.experiments.pooled_scores`); a method in ``smoothed`` is smoothed with
+    ``kernel`` / ``kernel_size`` first (the others unsmoothed), and its curve marks the point
+    where z = ``mark_z`` (the three-sigma rule).
+
+    Parameters
+    ----------
+    reports : dict
+        Dataset -> {method: :class:`~diffad_lib.experiments.FitReport`} in legend order.
+    smoothed : collection of str
+        The methods scored on their smoothed distance (the diffusion variants).
+
+    Returns
+    -------
+    (figure, {(dataset, method): pooled ROC-AUC})
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from sklearn.metrics import roc_curve
+
+    from diffad_lib import experiments as ex
+    from diffad_lib import metrics
+
+    if not reports:
+        raise ValueError("reports must map at least one dataset to its methods' FitReports")
+    fig, axes = plt.subplots(1, len(reports), figsize=(4.2 * len(reports), 4), squeeze=False)
+    aucs = {}
+    for ax, (ds, methods) in zip(axes[0], reports.items(), strict=True):
+        for key, rep in methods.items():
+            y, z = ex.pooled_scores(rep.scores, kind=kernel if key in smoothed else "none", size=kernel_size)
+            (fpr, tpr, thr), aucs[ds, key] = roc_curve(y, z), metrics.roc_auc(y, z)
+            ax.plot(fpr, tpr, lw=1.2, label=f"{key} (AUC {aucs[ds, key]:.3f})")
+            if key in smoothed:  # thresholds decrease: the first one at or below z = mark_z
+                i = min(np.searchsorted(-thr, -mark_z), len(fpr) - 1)
+                ax.plot(fpr[i], tpr[i], "o", ms=4, color=ax.lines[-1].get_color())
+        ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":", label="random")
+        ax.set(title=ds, xlabel="false-positive rate", ylabel="true-positive rate")
+        ax.legend(fontsize=7, loc="lower right")
+    return fig, aucs
 
 
 # --------------------------------------------------------------------------- your own data (Chapter 5)

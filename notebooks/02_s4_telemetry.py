@@ -51,15 +51,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import roc_curve
 
 import diffad_lib as dl
 from diffad_lib import experiments as ex
-from diffad_lib import metrics
 from diffad_lib import report as rp
 from diffad_lib.papers import paper_table
 from diffad_lib.report import glue
-from diffad_lib.scoring import smooth
 
 PAPER = "zuo2024unsupervised"  # its tables in book/paper_results.yaml
 
@@ -334,12 +331,8 @@ rp.glue_figure("ch2_fig_recon", rp.plot_reconstructions(runs, {ds: data[ds] for 
 # others are point-wise, event-wise and threshold-free (see {doc}`../evaluation`).
 
 # %% tags=["remove-output"]
-def baseline_params(name):
-    """The chapter's baseline settings that registry method ``name`` accepts."""
-    chosen = dict(window=baseline_window, hop=baseline_hop, epochs=baseline_epochs, random_state=seed)
-    return {k: v for k, v in chosen.items() if k in ex.make_detector(name).get_params()}
-
-
+# the baselines' shared settings; each baseline takes those it accepts (ex.supported_params)
+baseline_shared = dict(window=baseline_window, hop=baseline_hop, epochs=baseline_epochs, random_state=seed)
 # Uniform scores never exceed mean + 3σ of uniform training scores, so the three-sigma random row flags
 # nothing. A second random detector flags the top 1 % (its threshold rule is the 99th percentile of its
 # training scores, still no test information) to show what point adjustment does with chance.
@@ -347,7 +340,8 @@ RANDOM, RANDOM_PCT = ex.display_name("random"), f"{ex.display_name('random')} (9
 reports, start = {}, time.perf_counter()
 for ds in datasets:
     reports.update({(ds, variant): runs[ds, variant] for variant in VARIANTS})
-    reports.update({(ds, ex.display_name(b)): ex.run_entities(b, data[ds], **baseline_params(b)) for b in baselines})
+    reports.update({(ds, ex.display_name(b)): ex.run_entities(b, data[ds], **ex.supported_params(b, baseline_shared))
+                    for b in baselines})
     if "random" in baselines:
         reports[ds, RANDOM_PCT] = ex.run_entities("random", data[ds], random_state=seed, threshold="percentile",
                                                   threshold_params={"q": 99.0})
@@ -594,21 +588,11 @@ glue("ch2_rf", dl.models.diffwave.DiffWaveConfig(in_channels=1, n_layers=min(lay
 # at once.
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4), squeeze=False)
-for ax, ds in zip(axes[0], datasets, strict=True):
-    for key in [without_id, with_id] + ([best_bases[ds]] if best_bases[ds] else []):
-        y, z = ex.pooled_scores(reports[ds, key].scores, kind=kernel if key in VARIANTS else "none", size=kernel_size)
-        (fpr, tpr, thr), auc = roc_curve(y, z), metrics.roc_auc(y, z)
-        ax.plot(fpr, tpr, lw=1.2, label=f"{key} (AUC {auc:.3f})")
-        if key in VARIANTS:
-            i = min(np.searchsorted(-thr, -3.0), len(fpr) - 1)  # thresholds decrease: first one at or below z = 3
-            ax.plot(fpr[i], tpr[i], "o", ms=4, color=ax.lines[-1].get_color())
-        if key == with_id:
-            glue(f"ch2_pooled_auc_{ds}", f"{auc:.3f}")
-    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":", label="random")
-    ax.set(title=ds, xlabel="false-positive rate", ylabel="true-positive rate")
-    ax.legend(fontsize=7, loc="lower right")
+curves = {ds: {key: reports[ds, key] for key in [without_id, with_id, best_bases[ds]] if key} for ds in datasets}
+fig, pooled_auc = rp.plot_pooled_roc(curves, smoothed=VARIANTS, kernel=kernel, kernel_size=kernel_size)
 rp.glue_figure("ch2_fig_roc", fig)
+for ds in datasets:
+    glue(f"ch2_pooled_auc_{ds}", f"{pooled_auc[ds, with_id]:.3f}")
 
 # %% [markdown]
 # ```{glue:figure} ch2_fig_roc
@@ -637,17 +621,10 @@ rp.glue_figure("ch2_fig_roc", fig)
 # reconstruction time.
 
 # %%
-sweep = {}
-for knob, param, values in (("t0", "t0", sweep_t0), ("DDIM steps", "sample_steps", sweep_steps)):
-    for v in values:
-        det, start = ex.with_params(runs[ablation_dataset, with_id].detector, **{param: int(v)}), time.perf_counter()
-        # the ablation entities are the first of the dataset, so their indices are the model's entity IDs
-        scores = [(e.labels, det.decision_function(e.test, entity=i)) for i, e in enumerate(abl)]
-        sweep[knob, int(v)] = {"time (s)": time.perf_counter() - start,
-                               "L1 error (normal steps)": np.mean([s[y == 0].mean() for y, s in scores]),
-                               "ROC-AUC": np.mean([metrics.roc_auc(y, smooth(s, kind=kernel, size=kernel_size))
-                                                   for y, s in scores])}
-sweep = pd.DataFrame.from_dict(sweep, orient="index").rename_axis(["knob", "value"]).iloc[:, [1, 2, 0]]
+# the ablation entities are the first of the dataset, so their indices are the model's entity IDs
+sweep = ex.rescore_sweep(runs[ablation_dataset, with_id].detector, abl, {
+    "t0": ("t0", [int(v) for v in sweep_t0]), "DDIM steps": ("sample_steps", [int(v) for v in sweep_steps])},
+    kind=kernel, size=kernel_size)
 
 # %% tags=["hide-input"]
 rp.glue_table("ch2_sweep", sweep, digits=4)

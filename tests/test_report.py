@@ -75,3 +75,73 @@ def test_ablation_table_one_seed_and_bad_input():
         ablation_table(runs, reference="full", metrics=["auc"])
     with pytest.raises(ValueError, match="verdict_on"):
         ablation_table(runs, reference="full", metrics=["img"], verdict_on="pix")
+
+
+def test_plot_pooled_roc_pools_standardised_scores_per_dataset():
+    from types import SimpleNamespace
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from diffad_lib import metrics
+    from diffad_lib.experiments import EntityScores, pooled_scores
+    from diffad_lib.report import plot_pooled_roc
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros(200, dtype=np.int8)
+    labels[150:170] = 1
+
+    def run(shift):
+        test = rng.standard_normal(200) + shift * labels
+        return SimpleNamespace(scores=[EntityScores("e", labels, rng.standard_normal(300), test)])
+
+    reports = {"A": {"diff": run(4.0), "base": run(0.5)}, "B": {"diff": run(1.0)}}
+    fig, aucs = plot_pooled_roc(reports, smoothed={"diff"}, kernel="hann", kernel_size=5)
+    assert set(aucs) == {("A", "diff"), ("A", "base"), ("B", "diff")}
+    y, z = pooled_scores(reports["A"]["diff"].scores, kind="hann", size=5)  # smoothed: a diffusion variant
+    assert aucs["A", "diff"] == pytest.approx(metrics.roc_auc(y, z))
+    y, z = pooled_scores(reports["A"]["base"].scores, kind="none")  # a baseline: unsmoothed
+    assert aucs["A", "base"] == pytest.approx(metrics.roc_auc(y, z))
+    assert aucs["A", "diff"] > aucs["A", "base"]
+    panels = fig.axes
+    assert [ax.get_title() for ax in panels] == ["A", "B"]
+    # A: two curves, the z = 3 marker of the smoothed one, the diagonal; B: one curve, its marker, the diagonal
+    assert [len(ax.lines) for ax in panels] == [4, 3]
+    with pytest.raises(ValueError, match="reports"):
+        plot_pooled_roc({}, smoothed=(), kernel="hann", kernel_size=5)
+
+
+def test_plot_row_one_panel_per_entry():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from diffad_lib.report import plot_row
+
+    fig = plot_row([np.arange(5.0), np.ones((3, 5))], ["one", "three"], height=2.0)
+    first, second = fig.axes
+    assert [first.get_title(), second.get_title()] == ["one", "three"]
+    assert len(first.lines) == 1 and len(second.lines) == 3  # (n, L) draws n curves
+    np.testing.assert_array_equal(first.lines[0].get_ydata(), np.arange(5.0))
+    assert first.get_shared_y_axes().joined(first, second)
+    assert fig.get_size_inches()[1] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="titles"):
+        plot_row([np.arange(5.0)], ["a", "b"])
+
+
+def test_plot_score_examples_marks_the_labelled_points_within_the_steps():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from diffad_lib.report import plot_score_examples
+
+    labels = np.zeros(50, dtype=int)
+    labels[[3, 10, 40]] = 1
+    scores = np.linspace(0.0, 1.0, 50)
+    fig = plot_score_examples({1: (labels, scores), 10: (labels, 2 * scores)}, threshold=0.5, steps=20)
+    top, bottom = fig.axes
+    assert top.get_ylabel() == "k = 1" and bottom.get_ylabel() == "k = 10"
+    assert len(top.lines[0].get_ydata()) == 20  # only the first `steps` scores
+    assert top.lines[1].get_ydata()[0] == 0.5  # the threshold line
+    np.testing.assert_allclose(bottom.collections[0].get_offsets(), [[3, 2 * scores[3]], [10, 2 * scores[10]]])
+    with pytest.raises(ValueError, match="examples"):
+        plot_score_examples({}, threshold=0.5)
