@@ -46,8 +46,8 @@ import torch
 
 import diffad_lib as dl
 from diffad_lib import metrics, samplers
-from diffad_lib.data.sine import inject_point_anomalies, sine_fit_residual, sine_series
 from diffad_lib import report as rp
+from diffad_lib.data.sine import inject_point_anomalies, sine_fit_residual, sine_series
 from diffad_lib.experiments import display_name, holdout_split, make_detector, show_full_results
 from diffad_lib.papers import paper_table
 from diffad_lib.report import glue
@@ -100,15 +100,6 @@ for name, value in {
     glue(f"ch1_{name}", value)
 print(rp.profile_line(profile, window=window, epochs=epochs, t0=t0, repeats=n_repeats, threads=threads))
 
-
-# one panel per entry of `curves` (a curve (L,) or several (n, L)), side by side, shared y axis
-def plot_row(curves, titles, *, height=2.4):
-    fig, axes = plt.subplots(1, len(curves), figsize=(14, height), sharey=True, squeeze=False)
-    for ax, y, title in zip(axes[0], curves, titles, strict=True):
-        ax.plot(np.asarray(y).T, lw=0.8)
-        ax.set_title(title, fontsize=9)
-    return fig
-
 # %% [markdown]
 # ## The training data
 #
@@ -152,7 +143,7 @@ schedule = dl.schedule.NoiseSchedule(n_steps, kind="linear")
 x0 = torch.tensor(train_windows[:1], dtype=torch.float32)  # (1, 1, L)
 show_t = [0, n_steps // 20, n_steps // 10, n_steps // 4, n_steps // 2, n_steps - 1]
 g = torch.Generator().manual_seed(seed)
-rp.glue_figure("ch1_fig_forward", plot_row(
+rp.glue_figure("ch1_fig_forward", rp.plot_row(
     [schedule.q_sample(x0, torch.tensor([t]), samplers.randn_like(x0, g))[0, 0] for t in show_t],
     [f"t = {t + 1}  (ᾱ = {float(schedule.alphas_cumprod[t]):.3f})" for t in show_t]))
 
@@ -207,7 +198,7 @@ ax = pd.Series(detector.train_losses_, index=np.arange(1, epochs + 1)).plot(
     logy=True, lw=1, figsize=(6, 3), xlabel="epoch", ylabel="ε-prediction loss")
 rp.glue_figure("ch1_fig_loss", ax.figure)
 residuals = {ep: float(np.mean(sine_fit_residual(snapshots[ep], period=period))) for ep in snapshot_epochs}
-rp.glue_figure("ch1_fig_samples", plot_row(
+rp.glue_figure("ch1_fig_samples", rp.plot_row(
     [snapshots[ep] for ep in snapshot_epochs],
     [f"Fig. {n} — after {ep} epochs\nsine-fit residual {residuals[ep]:.3f}"
      for n, ep in zip((4, 5, 6), snapshot_epochs, strict=False)], height=3))
@@ -251,8 +242,8 @@ x_T = samplers.randn_like(torch.empty(1, 1, window), torch.Generator().manual_se
 with torch.no_grad():
     _, traj = samplers.denoise(detector.model_, detector.schedule_, x_T, n_steps - 1, method="ddpm", clip=1.0,
                                trajectory=keep, generator=torch.Generator().manual_seed(seed + 2))
-rp.glue_figure("ch1_fig_reverse", plot_row([traj[t][0, 0] for t in keep],
-                                          ["x_0 (output)" if t == -1 else f"t = {t + 1}" for t in keep]))
+rp.glue_figure("ch1_fig_reverse", rp.plot_row([traj[t][0, 0] for t in keep],
+                                             ["x_0 (output)" if t == -1 else f"t = {t + 1}" for t in keep]))
 
 # %% [markdown]
 # ```{glue:figure} ch1_fig_reverse
@@ -397,16 +388,8 @@ rp.glue_figure("ch1_fig_normal_scores", ax.figure)
 # costs detections in this run can be read from {numref}`ch1-table1`.
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(len(examples), 1, figsize=(12, 2.2 * len(examples)), sharex=True, squeeze=False)
-for ax, (k, (y_test, s)) in zip(axes[:, 0], examples.items(), strict=True):
-    idx = np.flatnonzero(y_test[:1000])  # the first 1000 steps, where the spikes can still be told apart
-    ax.plot(s[:1000], lw=0.8, label="score |x − x̂|")
-    ax.axhline(detector.threshold_, color="k", ls="--", lw=0.8, label="threshold (3σ on normal data)")
-    ax.scatter(idx, s[idx], color="C3", s=12, zorder=3, label="injected anomaly")
-    ax.set_ylabel(f"k = {k}")
-axes[0, 0].legend(loc="upper right", fontsize=8)
-axes[-1, 0].set_xlabel("t (first 1000 steps)")
-rp.glue_figure("ch1_fig_scores", fig)
+# the first 1000 steps, where the spikes can still be told apart
+rp.glue_figure("ch1_fig_scores", rp.plot_score_examples(examples, threshold=detector.threshold_, steps=1000))
 
 # %% [markdown]
 # ```{glue:figure} ch1_fig_scores

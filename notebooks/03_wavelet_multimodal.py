@@ -351,7 +351,7 @@ display(paper_table1)  # noqa: F821  (IPython's display, available in the kernel
 # %% tags=["remove-output"]
 mean_t1 = table1.loc["mean over kinds", "image AUROC"]
 baselines_t1 = mean_t1.drop([FULL, PLAIN_NAME, display_name("random")])
-by_kind = table1["image AUROC"].iloc[: len(kinds) * len(results)].unstack(sort=False)  # (kind, method)
+by_kind = table1["image AUROC"].drop(index=["mean over kinds", f"all ({len(kind_of)})"]).unstack(sort=False)
 full_vs_plain, full_kinds = int((by_kind[FULL] > by_kind[PLAIN_NAME]).sum()), by_kind[FULL]
 trained = {name: m for name, (_, m, _) in results.items() if name != display_name("random")}  # (N, H, W) maps
 border = {name: ex.border_share(m) for name, m in trained.items()}
