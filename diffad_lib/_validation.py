@@ -14,11 +14,13 @@ def as_float_array(
     name: str = "X",
     ndim: int | tuple[int, ...] = (1, 2),
     min_length: int = 1,
+    allow_nan: bool = False,
 ) -> np.ndarray:
     """Convert ``X`` (array-like or pandas object) to a float64 array and validate it.
 
     Raises ``ValueError`` naming ``name`` when the array is empty, has the wrong number
-    of dimensions, is shorter than ``min_length`` along axis 0, or holds NaN/inf.
+    of dimensions, is shorter than ``min_length`` along axis 0, or holds NaN/inf (with
+    ``allow_nan`` NaN marks a missing value and is kept; ±inf is still refused).
     The caller's object is never modified (a copy is returned when conversion is needed).
     """
     if hasattr(X, "to_numpy"):  # pandas DataFrame / Series
@@ -44,7 +46,11 @@ def as_float_array(
         raise ValueError(
             f"{name} has {arr.shape[0]} time steps, shorter than the window length {min_length}"
         )
-    bad = ~np.isfinite(arr)
+    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
+    if bad.any() and allow_nan:
+        idx = np.argwhere(bad)[0].tolist()
+        raise ValueError(f"{name} contains {int(bad.sum())} infinite values (first at index {idx}); only NaN "
+                         "marks a missing value: replace ±inf by NaN to mask it")
     if bad.any():
         idx = np.argwhere(bad)[0].tolist()
         kind = "NaN" if np.isnan(arr[tuple(idx)]) else "inf"

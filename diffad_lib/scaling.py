@@ -14,7 +14,8 @@ Every detector scales its input with :class:`ChannelScaler`; channels are axis 1
   value moves neither the centre nor the scale (the classical baselines' input);
 * ``"none"`` — identity.
 
-A constant channel gets scale 1 (it is shifted, not divided by zero).
+A constant channel gets scale 1 (it is shifted, not divided by zero). NaN marks a missing value:
+each channel is fitted on its observed values, and NaN stays NaN through ``transform``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class ChannelScaler:
     def fit(self, x: np.ndarray) -> ChannelScaler:
         """Fit on x (n, C) or (N, C, *S); returns ``self``."""
         flat = np.moveaxis(np.asarray(x, dtype=np.float64), 1, -1).reshape(-1, x.shape[1])  # (n·|S|, C)
+        if np.isnan(flat).any():  # missing values (a detector's nan_policy="mask"): fitted on the observed ones
+            empty = np.flatnonzero(np.isnan(flat).all(axis=0)).tolist()
+            if empty:
+                raise ValueError(f"x channel(s) {empty} hold no observed (non-NaN) value to fit the scaling on")
+            return self._fit_nan(flat)
         if self.method in ("minmax", "robust"):
             q = self.q if self.method == "robust" else 0.0
             if q:  # the nearest stored values, never interpolated towards an extreme one
@@ -75,6 +81,14 @@ class ChannelScaler:
             offset, scale = np.zeros(flat.shape[1]), np.ones(flat.shape[1])
         self.offset_ = offset
         self.scale_ = np.where(scale > 0, scale, 1.0)
+        return self
+
+    def _fit_nan(self, flat: np.ndarray) -> ChannelScaler:
+        """``fit`` on the observed values of a (m, C) array with NaN marking missing ones."""
+        filled = [c[~np.isnan(c)][:, None] for c in flat.T]  # per channel, the observed values (m_c, 1)
+        fitted = [ChannelScaler(self.method, q=self.q).fit(c) for c in filled]
+        self.offset_ = np.concatenate([f.offset_ for f in fitted])
+        self.scale_ = np.concatenate([f.scale_ for f in fitted])
         return self
 
     def _shape(self, x: np.ndarray) -> tuple[int, ...]:

@@ -278,19 +278,22 @@ class ErrorCalibration:
 
     @classmethod
     def fit(cls, errors: Any) -> ErrorCalibration:
-        """Fit on normal errors (n, C) (``pointwise_distance(..., reduce="none")``)."""
-        e = as_float_array(errors, name="errors", ndim=2)
-        center = np.median(e, axis=0)
-        scale = 1.4826 * np.median(np.abs(e - center), axis=0)
+        """Fit on normal errors (n, C) (``pointwise_distance(..., reduce="none")``); NaN (a missing
+        value) is left out."""
+        e = as_float_array(errors, name="errors", ndim=2, allow_nan=True)
+        if np.isnan(e).all(axis=0).any():
+            raise ValueError("errors: every channel needs at least one observed (non-NaN) error to calibrate on")
+        center = np.nanmedian(e, axis=0)
+        scale = 1.4826 * np.nanmedian(np.abs(e - center), axis=0)
         weak = ~(scale > 1e-6 * np.maximum(np.abs(center), 1e-12))
-        std = e.std(axis=0)
+        std = np.nanstd(e, axis=0)
         scale = np.where(weak, std, scale)
         scale = np.where(scale > 0, scale, 1.0)
         return cls(center=center, scale=scale)
 
     def transform(self, errors: Any) -> np.ndarray:
-        """Standardised errors (n, C) float64."""
-        e = as_float_array(errors, name="errors", ndim=2)
+        """Standardised errors (n, C) float64 (NaN stays NaN)."""
+        e = as_float_array(errors, name="errors", ndim=2, allow_nan=True)
         if e.shape[1] != self.center.size:
             raise ValueError(f"errors must have {self.center.size} channels; got shape {e.shape}")
         return (e - self.center) / self.scale
@@ -340,10 +343,21 @@ def aggregate_errors(
     size: int = 15,
 ) -> np.ndarray:
     """Per-channel errors (n, C) -> score (n,): standardised by ``calibration`` (if given),
-    reduced over channels by ``aggregate``, smoothed by :func:`smooth` (``kind="none"``: not)."""
+    reduced over channels by ``aggregate``, smoothed by :func:`smooth` (``kind="none"``: not).
+
+    NaN marks a missing error (a missing input value): it is left out of the reduction, and a step
+    with no observed channel gets 0 before smoothing (calibrated: the median of normal errors, no
+    evidence either way; uncalibrated: no error)."""
     check_choice(aggregate, name="aggregate", choices=AGGREGATES)
-    err = as_float_array(errors, name="errors", ndim=2)
+    err = as_float_array(errors, name="errors", ndim=2, allow_nan=True)
     if calibration is not None:
         err = calibration.transform(err)
-    agg = err.mean(axis=1) if aggregate == "mean" else err.max(axis=1)
+    missing = np.isnan(err)
+    if missing.any():
+        observed = ~missing.all(axis=1)
+        agg = np.zeros(len(err))
+        rows = err[observed]
+        agg[observed] = np.nanmean(rows, axis=1) if aggregate == "mean" else np.nanmax(rows, axis=1)
+    else:
+        agg = err.mean(axis=1) if aggregate == "mean" else err.max(axis=1)
     return smooth(agg, kind=kind, size=size)

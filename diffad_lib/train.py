@@ -213,6 +213,34 @@ def diffusion_loss(
     return torch.mean((eps.float() - noise.float()) ** 2)
 
 
+def masked_diffusion_loss(
+    model: Callable[..., torch.Tensor],
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
+    t: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """:func:`diffusion_loss` over the observed entries only, for data with missing values.
+
+    ``model_kwargs["mask"]`` (shaped like x0; 1 observed, 0 missing) weights the squared error and
+    is not passed to the model; missing entries of x0 hold a fill value (the detectors use 0, the
+    centre of the scaled range). Returns the mean squared error over the observed entries.
+    """
+    kwargs = dict(model_kwargs or {})
+    if "mask" not in kwargs:
+        raise ValueError("masked_diffusion_loss needs model_kwargs['mask'] (1 observed, 0 missing)")
+    mask = kwargs.pop("mask").to(x0.dtype)
+    if t is None:
+        t = schedule.sample_timesteps(x0.shape[0], device=x0.device, generator=generator)  # (B,)
+    if noise is None:
+        noise = randn_like(x0, generator)
+    eps = model(schedule.q_sample(x0, t, noise), t, **kwargs)
+    return torch.sum((eps.float() - noise.float()) ** 2 * mask) / mask.sum().clamp_min(1.0)
+
+
 def seeded_init(factory: Callable[[], nn.Module], *, seed: int) -> nn.Module:
     """Build a model with ``factory()`` under a fixed seed, leaving the global RNG state as it was.
 

@@ -198,3 +198,56 @@ def test_seeded_regression_values():
     s = det.decision_function(x)
     np.testing.assert_allclose(s[[0, 50, 199, 399]], [0.98045799, 0.41215286, 0.20004107, 0.4402067], rtol=2e-4)
     assert det.threshold_ == pytest.approx(0.75458658, rel=2e-4)
+
+
+# --------------------------------------------------------------------------- missing values (nan_policy)
+
+def _holes(x, fraction, seed):
+    out = x.copy()
+    out[np.random.default_rng(seed).random(x.shape) < fraction] = np.nan
+    return out
+
+
+def test_nan_is_refused_by_default_and_the_message_names_the_policy():
+    with pytest.raises(ValueError, match="nan_policy='mask'"):
+        DiffusionDetector(**FAST).fit(_holes(sine(400, 0), 0.1, 0))
+
+
+def test_masked_fit_scores_missing_data_and_still_finds_spikes():
+    train = _holes(sine(1500, 0), 0.2, 1)
+    det = DiffusionDetector(**FAST, nan_policy="mask").fit(train)
+    assert np.isfinite(det.decision_scores_).all() and np.isfinite(det.threshold_)
+    x, y = with_spikes(sine(1000, 1), 10, seed=2)
+    holes = _holes(x, 0.2, 3)
+    holes[y == 1] = x[y == 1]  # the spikes themselves are observed
+    scores = det.decision_function(holes)
+    assert np.isfinite(scores).all()
+    assert roc_auc_score(y, scores) > 0.9
+    # a step with its only channel missing scores like a typical normal step: no spike-sized score
+    gone = np.isnan(holes[:, 0])
+    assert np.median(scores[gone]) < np.quantile(scores[y == 1], 0.1)
+    rec = det.reconstruct(holes)
+    assert np.isfinite(rec).all()  # the model's values fill the missing steps
+
+
+def test_masked_fit_without_missing_values_equals_the_default():
+    x = sine(600, 0)
+    a = DiffusionDetector(**FAST).fit(x)
+    b = DiffusionDetector(**FAST, nan_policy="mask").fit(x)
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
+
+
+@pytest.mark.parametrize(("X", "match"), [(np.array([[0.0], [np.inf]] * 20), "replace ±inf by NaN"),
+                                          (np.full((40, 1), np.nan), r"channel\(s\) \[0\] hold no observed")])
+def test_masking_still_refuses_inf_and_empty_channels(X, match):
+    with pytest.raises(ValueError, match=match):
+        DiffusionDetector(window=16, epochs=1, nan_policy="mask").fit(X)
+
+
+def test_condition_channels_must_be_complete():
+    X = np.column_stack([sine(200, 0)[:, 0], np.tile([0.0, 1.0], 100)])
+    X[5, 1] = np.nan
+    det = DiffusionDetector(model="diffwave", window=16, epochs=1, n_steps=20, t0=5, cond_channels=[1],
+                            nan_policy="mask", model_params={"residual_channels": 4, "n_layers": 1})
+    with pytest.raises(ValueError, match=r"condition channels \[1\] must be complete"):
+        det.fit(X)

@@ -129,3 +129,23 @@ def test_error_calibration_puts_channels_on_their_own_normal_scale():
     x, x_hat = rng.standard_normal((50, 3)), rng.standard_normal((50, 3))
     np.testing.assert_allclose(calibrated_distance(x, x_hat, kind="hann", size=5),
                                smoothed_distance(x, x_hat, kind="hann", size=5))
+
+
+def test_missing_errors_are_left_out_of_calibration_and_aggregation():
+    from diffad_lib.scoring import ErrorCalibration, aggregate_errors
+
+    rng = np.random.default_rng(0)
+    e = rng.random((200, 2))
+    holes = e.copy()
+    holes[::5, 0] = np.nan
+    cal = ErrorCalibration.fit(holes)
+    ref = ErrorCalibration.fit(e[np.arange(200) % 5 != 0])  # channel 0 on its observed rows
+    assert cal.center[0] == pytest.approx(ref.center[0]) and cal.scale[0] == pytest.approx(ref.scale[0])
+    assert cal.center[1] == pytest.approx(np.median(e[:, 1]))
+    holes[7] = np.nan  # a step with no observed channel
+    z = cal.transform(holes)
+    agg = aggregate_errors(holes, calibration=cal, aggregate="mean")
+    assert agg[7] == 0.0
+    assert agg[5] == pytest.approx(z[5, 1])  # channel 0 missing: the mean of the observed one
+    assert agg[1] == pytest.approx(z[1].mean())
+    assert aggregate_errors(holes, calibration=cal, aggregate="max")[5] == pytest.approx(z[5, 1])

@@ -92,7 +92,14 @@ class BaseDetector(BaseEstimator):
     def _validate(self, X: Any, *, reset: bool, name: str = "X") -> np.ndarray:
         """X as float64 (n, C) series or (N, C, *S) samples; checks the channels seen in fit."""
         if self._input == "series":
-            arr = as_float_array(X, name=name, ndim=(1, 2), min_length=self._min_length)
+            policy = getattr(self, "nan_policy", None)
+            try:
+                arr = as_float_array(X, name=name, ndim=(1, 2), min_length=self._min_length,
+                                     allow_nan=policy == "mask")
+            except ValueError as err:
+                if policy == "raise" and "NaN first" in str(err):
+                    raise ValueError(f"{err}; pass nan_policy='mask' to treat NaN as a missing value") from None
+                raise
             if arr.ndim == 1 and not reset and self.n_features_in_ != 1:
                 raise ValueError(f"{name} is 1-D (one channel) but {type(self).__name__} was fitted on "
                                  f"{self.n_features_in_} channels; Reshape your data to (n_samples, "
@@ -111,7 +118,10 @@ class BaseDetector(BaseEstimator):
         if reset:
             self.n_features_in_ = arr.shape[1]
             flat = np.moveaxis(arr, 1, -1).reshape(-1, arr.shape[1])  # (n·|S|, C)
-            self.input_range_ = np.stack([flat.min(axis=0), flat.max(axis=0)])  # (2, C)
+            empty = np.flatnonzero(np.isnan(flat).all(axis=0)).tolist()
+            if empty:  # only with nan_policy="mask": a channel must have observed values to learn from
+                raise ValueError(f"{name} channel(s) {empty} hold no observed (non-NaN) value")
+            self.input_range_ = np.stack([np.nanmin(flat, axis=0), np.nanmax(flat, axis=0)])  # (2, C)
             return arr
         if arr.shape[1] != self.n_features_in_:
             raise ValueError(f"{name} has {arr.shape[1]} features, but {type(self).__name__} is expecting "

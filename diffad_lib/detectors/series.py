@@ -27,6 +27,7 @@ from diffad_lib.detectors.core import FIT_CLIP, DiffusionCore, detector_init
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import SCALINGS, ChannelScaler
 from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, aggregate_errors
+from diffad_lib.train import masked_diffusion_loss
 
 __all__ = ["DiffusionDetector"]
 
@@ -85,6 +86,13 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     val_fraction : float, default 0.2
         Last fraction of the training series held out (still normal): validation loss, error
         calibration and the threshold come from it.
+    nan_policy : {"raise", "mask"}, default "raise"
+        ``"raise"``: NaN in X is refused. ``"mask"``: NaN marks a missing value (±inf is still
+        refused): scaling and the training range use the observed values; the model sees missing
+        values as 0 (the centre of the scaled range) and they are left out of the training and
+        validation loss (:func:`~diffad_lib.train.masked_diffusion_loss`), of the error calibration
+        and of the score (a step with every channel missing scores like a typical normal step);
+        :meth:`reconstruct` returns the model's values there. Condition channels must be complete.
     cond_channels : sequence of int, optional
         Columns of X that condition the denoiser instead of being reconstructed and scored.
     n_entities : int, default 0
@@ -121,6 +129,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             "smoothing": ("hann", 'Literal["none", "hann", "hamming", "bartlett"]'),
             "smoothing_size": (15, "int"),
             "score_method": ("denoising", 'Literal["denoising", "reconstruction"]'),
+            "nan_policy": ("raise", 'Literal["raise", "mask"]'),
             "cond_channels": (None, "Sequence[int] | None"),
             "n_entities": (0, "int"),
             "ssm_lr": (None, "float | None"),
@@ -141,6 +150,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         check_choice(self.aggregate, name="aggregate", choices=AGGREGATES)
         check_choice(self.score_method, name="score_method", choices=("denoising", "reconstruction"))
         check_choice(self.smoothing, name="smoothing", choices=KERNELS)
+        check_choice(self.nan_policy, name="nan_policy", choices=("raise", "mask"))
         check_int(self.smoothing_size, name="smoothing_size", minimum=1)
         check_int(self.n_entities, name="n_entities", minimum=0)
         if self.model == "mlp" and (self.cond_channels or self.n_entities):
@@ -188,28 +198,38 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         self.fit_ranges_: dict[int, np.ndarray] = {}
         scaled = {}
         parts: dict[str, list[tuple[np.ndarray, int]]] = {"fit": [], "val": []}
+        masks: dict[str, list[np.ndarray]] = {"fit": [], "val": []}  # observed (1) / missing (0) per entry
         for key, arr, k in zip(keys, series, n_fit, strict=True):
+            if cond and np.isnan(arr[:, cond]).any():
+                raise ValueError(f"condition channels {cond} must be complete; NaN found in entity {key}")
             self.scalers_[key] = ChannelScaler(self.scaling).fit(arr[:k])
             scaled[key] = self.scalers_[key].transform(arr)
             # the model trains on values clipped to ±FIT_CLIP scaled units: one glitch in the training
-            # data cannot dominate the loss (scoring sees the values as they are)
-            fit_part = np.clip(scaled[key], -FIT_CLIP, FIT_CLIP)
+            # data cannot dominate the loss (scoring sees the values as they are); missing values are 0
+            clipped = np.clip(scaled[key], -FIT_CLIP, FIT_CLIP)
+            fit_part = np.nan_to_num(clipped, nan=0.0)
             # the 99.9 % quantile of |x| as a stored value (the next one inwards), so one glitch in the
             # training data does not widen the range that test values are measured against
-            self.fit_ranges_[key] = np.quantile(np.abs(fit_part[:k][:, target]), 1.0 - RANGE_Q, axis=0,
-                                                method="lower")  # (n_target,)
+            self.fit_ranges_[key] = np.nanquantile(np.abs(clipped[:k][:, target]), 1.0 - RANGE_Q, axis=0,
+                                                   method="lower")  # (n_target,)
+            observed = (~np.isnan(scaled[key])).astype(np.float64)
             parts["fit"].append((frame(fit_part[:k], self.window, self._hop), key))
+            masks["fit"].append(frame(observed[:k], self.window, self._hop)[:, target])
             if len(arr) - k >= self.window:
                 parts["val"].append((frame(fit_part[k:], self.window, self._hop), key))
+                masks["val"].append(frame(observed[k:], self.window, self._hop)[:, target])
+        missing = any((m < 1).any() for m in masks["fit"] + masks["val"])
         defaults: dict[str, Any] = {"in_channels": len(target)}
         if self.model == "mlp":
             defaults["window"] = self.window
         if self.model == "diffwave":
             defaults.update(cond_channels=len(cond), n_entities=self.n_entities)
-        x, conditions = self._batch(parts["fit"], target, cond)
-        val_x, val_conditions = self._batch(parts["val"], target, cond) if parts["val"] else (None, None)
+        x, conditions = self._batch(parts["fit"], target, cond, masks["fit"] if missing else None)
+        val_x, val_conditions = (self._batch(parts["val"], target, cond, masks["val"] if missing else None)
+                                 if parts["val"] else (None, None))
         self._train(self._build_denoiser(defaults), x, conditions=conditions, callback=self.train_callback,
-                    val_data=val_x, val_conditions=val_conditions)
+                    val_data=val_x, val_conditions=val_conditions,
+                    loss_fn=masked_diffusion_loss if missing else None)
         self.calibrations_: dict[int, ErrorCalibration | None] = {}
         scores = []
         for key, k in zip(keys, n_fit, strict=True):
@@ -220,11 +240,16 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         return scores
 
     def _batch(
-        self, framed: list[tuple[np.ndarray, int]], target: list[int], cond: list[int]
+        self, framed: list[tuple[np.ndarray, int]], target: list[int], cond: list[int],
+        masks: list[np.ndarray] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Windows (W, C, L) of several entities -> target windows and their conditions as tensors."""
+        """Windows (W, C, L) of several entities -> target windows and their conditions as tensors
+        (with ``masks``, the observed-entry masks of the target windows as condition ``"mask"``, read
+        by the masked loss and never by the model)."""
         windows = np.concatenate([w[:, target] for w, _ in framed])
         conditions: dict[str, torch.Tensor] = {}
+        if masks is not None:
+            conditions["mask"] = torch.as_tensor(np.concatenate(masks), dtype=torch.float32)
         if cond:
             conditions["cond"] = torch.as_tensor(np.concatenate([w[:, cond] for w, _ in framed]), dtype=torch.float32)
         if self.n_entities:
@@ -240,10 +265,10 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         return self.scalers_[entity]
 
     def _window_pass(self, scaled: np.ndarray, entity: int, fn: Callable[..., torch.Tensor]) -> np.ndarray:
-        """Frame a scaled series (n, C), apply ``fn(x0, model_kwargs)`` to batches of target windows
-        (B, C_target, L) with their conditions, stitch the results back: (n, C_target)."""
+        """Frame a scaled series (n, C) (missing values as 0), apply ``fn(x0, model_kwargs)`` to batches
+        of target windows (B, C_target, L) with their conditions, stitch the results back: (n, C_target)."""
         target, cond = self._channels(scaled.shape[1])
-        windows = frame(scaled, self.window, self._hop)  # (W, C, L)
+        windows = frame(np.nan_to_num(scaled, nan=0.0), self.window, self._hop)  # (W, C, L); missing: 0
         device = next(self.model_.parameters()).device
         out = np.empty((len(windows), len(target), self.window))
         with torch.no_grad():
@@ -290,6 +315,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
                     acc += (eps_hat - eps).abs() ** self.distance
             return acc / (len(levels) * self.n_samples)
 
+        # + the excess, NaN where a value is missing: those errors are left out of the score
         return self._window_pass(scaled, entity, fn) + self._excess(scaled[:, target], entity)
 
     def _excess(self, x: np.ndarray, entity: int) -> np.ndarray:
@@ -312,6 +338,9 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
 
     def score_entity(self, X: np.ndarray, entity: int) -> np.ndarray:
         """Scores of a validated series (n, C) of a fitted entity: (n,) float64."""
+        _, cond = self._channels(X.shape[1])
+        if cond and np.isnan(X[:, cond]).any():
+            raise ValueError(f"condition channels {cond} must be complete; X holds NaN in them")
         return self._score_errors(self._errors_scaled(self._scaler(entity).transform(X), entity), entity)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
