@@ -191,8 +191,9 @@ def test_chapter_04_smoke(tmp_path):
     assert f"\n| {display_name('diffadt')}, robust scaling |" in _glued_markdown(glued["ch4_extreme_table"])
     misses = _glued_markdown(glued["ch4_miss_table"])
     header = misses.splitlines()[0]
-    for handling in ("forward fill", "linear interpolation", "interpolation, masked"):
+    for handling in ("forward fill", "linear interpolation", "interpolation, masked", "NaN, masked in the model"):
         assert f"| VUS-PR, {handling} |" in header, handling
+    assert "ch4_miss_in_model" in glued  # DiffADT with the gaps as NaN, masked by the detector
     for pattern in ("random", "burst"):
         assert f"| {pattern} |" in misses, pattern
     record = json.loads(out.with_suffix(".run.json").read_text())
