@@ -29,6 +29,7 @@ import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -43,6 +44,7 @@ from diffad_lib.thresholds import fit_threshold
 
 __all__ = [
     "METHODS",
+    "compare_with_recorded",
     "EntityScores",
     "FitReport",
     "Method",
@@ -669,3 +671,66 @@ def show_full_results(name: str, tables: dict[str, pd.DataFrame], *, profile: st
     for key in tables:
         if key in run["tables"]:
             display(run["tables"][key].round(3))
+
+
+def _flat(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with column levels joined by " · " (a JSON record needs plain column names)."""
+    out = df.copy()
+    out.columns = [" · ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
+    return out
+
+
+def compare_with_recorded(name: str, tables: dict[str, pd.DataFrame], *, profile: str, command: str,
+                          recorded: Sequence[str] = ("default",), directory: str | Path | None = None) -> str:
+    """Compare this build's ``tables`` with the run recorded at the same profile, then record this one.
+
+    At a profile in ``recorded`` the previous run of that profile is read from
+    ``results/<name>_<profile>.json`` (commit, date and tables, written by an earlier build and
+    committed), the change of every numeric cell (this build − recorded) is displayed per table, and
+    this build's tables replace the record. Returns a sentence for the page saying what changed
+    (largest and mean absolute change) or that nothing was recorded before; at other profiles it
+    says that the comparison runs at the recorded profiles only. Nothing is typed by hand: both
+    sides are runs of the chapter.
+    """
+    from IPython.display import Markdown, display
+
+    from diffad_lib.report import load_results, save_results
+
+    if profile not in recorded:
+        return (f"This build ran at the `{profile}` profile; the comparison with the previous recorded run is made "
+                f"at {', '.join(f'`{p}`' for p in recorded)} only.")
+    stem = f"{name}_{profile}"
+    flat = {key: _flat(df) for key, df in tables.items()}
+    previous = load_results(stem, directory=directory)
+    save_results(stem, flat, command=command, directory=directory)
+    if previous is None:
+        return (f"No earlier `{profile}` run was recorded; this build's tables are now recorded in "
+                f"`results/{stem}.json` for the next build to compare with.")
+    changes = []
+    for key, df in flat.items():
+        old = previous["tables"].get(key)
+        if old is None:
+            continue
+        now = df.select_dtypes("number")
+        if isinstance(now.index, pd.MultiIndex) != isinstance(old.index, pd.MultiIndex):
+            continue
+        common = [c for c in now.columns if c in old.columns]
+        rows = now.index.intersection(old.index)
+        if not common or rows.empty:
+            continue
+        delta = now.loc[rows, common] - old.loc[rows, common].apply(pd.to_numeric, errors="coerce")
+        display(Markdown(f"**{key}**: this build − the recorded `{profile}` run"))
+        display(delta.round(3))
+        stacked = delta.stack().dropna()
+        if not stacked.empty:
+            where = stacked.abs().idxmax()
+            changes.append((abs(stacked[where]), key, where, stacked[where], stacked.abs().mean()))
+    head = (f"Against the recorded `{profile}` run (commit {previous['commit']}, {previous['date']}, "
+            f"{previous['device']})")
+    if not changes:
+        return f"{head} no table shares rows and columns with this build, so nothing is compared."
+    _, key, where, value, _ = max(changes)
+    *row, col = where if isinstance(where, tuple) else (where,)
+    mean_abs = np.mean([c[4] for c in changes])
+    return (f"{head}, the largest change is {value:+.3f} ({key}, {col}, {' / '.join(map(str, row))}) and the "
+            f"mean absolute change over the compared cells is {mean_abs:.3f}.")

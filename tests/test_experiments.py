@@ -369,3 +369,23 @@ def test_border_share():
     assert ex.border_share(maps, margin=0) == 0.0
     with pytest.raises(ValueError, match="maps"):
         ex.border_share(np.zeros((8, 8)))
+
+
+def test_compare_with_recorded_reports_the_change_since_the_recorded_run(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from diffad_lib.experiments import compare_with_recorded
+
+    idx = pd.MultiIndex.from_tuples([("SMAP", "DiffADT"), ("SMAP", "PCA")], names=["dataset", "method"])
+    first = pd.DataFrame({"VUS-PR": [0.30, 0.40], "note": ["a", "b"]}, index=idx)
+    said = compare_with_recorded("ch", {"t": first}, profile="default", command="c", directory=tmp_path)
+    assert "No earlier `default` run" in said and (tmp_path / "ch_default.json").is_file()
+    second = first.assign(**{"VUS-PR": [0.45, 0.38]})
+    said = compare_with_recorded("ch", {"t": second}, profile="default", command="c", directory=tmp_path)
+    assert "largest change is +0.150 (t, VUS-PR, SMAP / DiffADT)" in said
+    assert "mean absolute change over the compared cells is 0.085" in said
+    assert json.loads((tmp_path / "ch_default.json").read_text())["tables"]["t"]["records"][0]["VUS-PR"] == 0.45
+    said = compare_with_recorded("ch", {"t": second}, profile="smoke", command="c", directory=tmp_path)
+    assert "`smoke` profile" in said and not (tmp_path / "ch_smoke.json").exists()
