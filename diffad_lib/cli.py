@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     params.add_argument("chapter")
 
     board = sub.add_parser("leaderboard", help="every series method on SMAP, MSL, SMD, NAB and UCR; writes JSON")
-    board.add_argument("--profile", default="default", help="smoke, default or full (default: default)")
+    board.add_argument("--profile", default="default",
+                       help="smoke, default, dev (the development series) or full (default: default)")
     board.add_argument("--datasets", nargs="*", default=None, help="subset of SMAP MSL SMD NAB UCR (default: all)")
     board.add_argument("--methods", nargs="*", default=None, help="registry names (default: every series method)")
     board.add_argument("--jobs", "-j", type=_positive_int, default=1, help="series scored at a time (default 1)")

@@ -21,6 +21,8 @@ The protocol, the same for every method
 
 Profiles (:data:`PROFILES`) choose how many series, how long, and the diffusion budgets; the
 ``default`` profile fits a 2-core CPU in about half an hour, ``full`` runs everything on a GPU.
+``dev`` scores other series of the same archives (none that ``default`` reports): the detectors'
+defaults are compared there, so the reported numbers are not tuned on themselves.
 """
 
 from __future__ import annotations
@@ -74,6 +76,26 @@ PROFILES: dict[str, dict[str, Any]] = {
             "diffadt": {"max_steps": 1000, "sample_steps": 5, "model_params": _SMALL_DIFFWAVE},
         },
     },
+    # development series: the same archives, none of the series ``default`` scores; defaults of the
+    # diffusion detectors are compared here, never on the reported series (a test checks the two
+    # selections are disjoint)
+    "dev": {
+        "series": {
+            "SMAP": ["A-8", "D-12", "E-12", "P-3"],
+            "MSL": ["D-16", "M-2", "P-10", "T-5"],
+            "SMD": ["machine-1-5", "machine-2-4", "machine-3-2"],
+            "NAB": ["realTraffic/occupancy_6005", "realAdExchange/exchange-3_cpm_results",
+                    "realTweets/Twitter_volume_IBM", "realAdExchange/exchange-2_cpc_results"],
+            "UCR": ["044_UCR_Anomaly_DISTORTEDPowerDemand1_9000_18485_18821",
+                    "166_UCR_Anomaly_apneaecg_10000_12240_12308",
+                    "162_UCR_Anomaly_WalkingAceleration5_2700_5920_5979",
+                    "043_UCR_Anomaly_DISTORTEDMesoplodonDensirostris_10000_19280_19440"],
+        },
+        "max_train": 3000, "max_test": 5000,
+        "params": {
+            "diffadt": {"max_steps": 1000, "sample_steps": 5, "model_params": _SMALL_DIFFWAVE},
+        },
+    },
     "full": {
         "n_series": 0, "max_train": 0, "max_test": 0,
         "params": {
@@ -103,10 +125,12 @@ def _univariate(dataset: str, name: str, train: np.ndarray, test: np.ndarray, la
                   telemetry_channels=(0,), command_channels=(), entity_id=0)
 
 
-def load_problems(dataset: str, *, n_series: int = 0, max_train: int = 0, max_test: int = 0) -> list[Entity]:
+def load_problems(dataset: str, *, n_series: int = 0, max_train: int = 0, max_test: int = 0,
+                  names: Sequence[str] | None = None) -> list[Entity]:
     """The series of ``dataset`` the leaderboard scores, as :class:`Entity` objects with only the
     measured channels, cut by :func:`~diffad_lib.experiments.truncate_entity` (the test window keeps
     the first labelled segment). Series without a labelled step in the scored part are skipped.
+    ``names`` picks the series by name instead of spreading ``n_series`` over the sorted list.
     """
     from diffad_lib.data.nab import list_nab, load_nab
     from diffad_lib.data.telemetry import list_entities, load_telemetry
@@ -116,9 +140,12 @@ def load_problems(dataset: str, *, n_series: int = 0, max_train: int = 0, max_te
     check_choice(dataset, name="dataset", choices=DATASETS)
     check_int(n_series, name="n_series", minimum=0)
     problems: list[Entity] = []
+    if names is not None:
+        names = list(names)
+        if not names:
+            raise ValueError("names must list at least one series; pass None to spread n_series")
     if dataset in ("SMAP", "MSL", "SMD"):
-        names = _spread(list_entities(dataset), n_series)
-        for ent in load_telemetry(dataset, entities=names):
+        for ent in load_telemetry(dataset, entities=names or _spread(list_entities(dataset), n_series)):
             keep = list(ent.telemetry_channels)
             problems.append(dataclasses.replace(ent, train=ent.train[:, keep], test=ent.test[:, keep],
                                                 telemetry_channels=tuple(range(len(keep))), command_channels=()))
@@ -128,11 +155,15 @@ def load_problems(dataset: str, *, n_series: int = 0, max_train: int = 0, max_te
             s = load_nab(name)
             if s.labels[s.probation:].any():
                 candidates.append(s)
-        for s in [c for c in candidates if c.name in set(_spread([c.name for c in candidates], n_series))]:
+        chosen = set(names) if names is not None else set(_spread([c.name for c in candidates], n_series))
+        unknown = sorted(chosen - {c.name for c in candidates})
+        if unknown:
+            raise ValueError(f"names: no NAB series with a scored anomaly is called {unknown}")
+        for s in [c for c in candidates if c.name in chosen]:
             p = s.probation
             problems.append(_univariate("NAB", s.name, s.values[:p], s.values[p:], s.labels[p:]))
     else:
-        for name in _spread(list_ucr(), n_series):
+        for name in names or _spread(list_ucr(), n_series):
             s = load_ucr(name)
             problems.append(_univariate("UCR", s.name, s.values[: s.train_end], s.values[s.train_end:],
                                         s.labels[s.train_end:]))
@@ -218,7 +249,8 @@ def run_leaderboard(
 
     Parameters
     ----------
-    profile : {"smoke", "default", "full"}
+    profile : {"smoke", "default", "dev", "full"}
+        ``dev``: the development series (disjoint from ``default``'s) the defaults are compared on.
     datasets : subset of :data:`DATASETS`
     methods : registry names, default every method that scores series
     jobs : int, default 1
@@ -250,6 +282,9 @@ def run_leaderboard(
     start = time.perf_counter()
     problems: list[Entity] = []
     for d in datasets:
+        if "series" in cfg:
+            problems += load_problems(d, names=cfg["series"][d], max_train=cfg["max_train"], max_test=cfg["max_test"])
+            continue
         n = cfg["n_series"][d] if isinstance(cfg["n_series"], dict) else cfg["n_series"]
         problems += load_problems(d, n_series=n, max_train=cfg["max_train"], max_test=cfg["max_test"])
     series: dict[str, dict[str, Any]] = {d: {} for d in datasets}

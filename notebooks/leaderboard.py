@@ -124,6 +124,7 @@ if doc is not None:
         below += [(d, display_name(m), v, vus["random"]) for m, v in vus.items()
                   if m != "random" and v < vus["random"]]
     glue("lb_wins", f"{wins} of {len(doc['datasets'])}")
+    glue("lb_target", "met" if wins >= 3 else f"missed by {3 - wins} dataset{'s' if 3 - wins > 1 else ''}")
     display(Markdown("\n".join(lines)))
     # why a method can rank anomalies below chance; a method missing here is reported as unexplained
     why = {
@@ -142,7 +143,18 @@ if doc is not None:
 
 # %% [markdown]
 # The best diffusion method has the highest mean VUS-PR on {glue:text}`lb_wins` datasets
-# ({numref}`lb-vus-table`). With
+# ({numref}`lb-vus-table`); the book's target, a lead on at least three of the five, is
+# {glue:text}`lb_target`.
+#
+# **How the defaults were chosen, and where the diffusion detector falls short.** The
+# defaults of `DiffusionDetector` (window, score, noise levels) were compared on *development*
+# series of the same five archives that this leaderboard does not score (other SMAP/MSL channels,
+# other SMD machines, other NAB and UCR series), never on the series above. On those series
+# the same pattern shows: the denoising score finds anomalies that change a window's *shape*
+# (spikes, noise bursts, distorted cycles), while an anomaly that shifts a channel to a level it
+# also takes in training, or one channel of many on SMD, is seen better by a per-point z-score,
+# PCA or a one-class SVM, whose scores follow the values themselves. Where a dataset's few
+# series are mostly of that kind, a baseline leads. With
 # a handful of series per dataset at `default`, a single series can move a mean by several
 # points: the spreads in {numref}`lb-spread` show how much.
 #

@@ -76,3 +76,15 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="methods"):
         lb.run_leaderboard(profile="smoke", methods=["patch_diffusion"])
     assert main(["leaderboard", "--profile", "huge"]) == 2
+
+
+def test_the_development_series_are_disjoint_from_the_reported_ones():
+    dev, default = lb.PROFILES["dev"], lb.PROFILES["default"]
+    for d in lb.DATASETS:
+        reported = {p.name for p in lb.load_problems(d, n_series=default["n_series"][d],
+                                                     max_train=default["max_train"], max_test=default["max_test"])}
+        chosen = lb.load_problems(d, names=dev["series"][d], max_train=dev["max_train"], max_test=dev["max_test"])
+        assert sorted(p.name for p in chosen) == sorted(dev["series"][d]), d  # every development series loads
+        assert not reported & set(dev["series"][d]), d
+    with pytest.raises(ValueError, match="no NAB series"):
+        lb.load_problems("NAB", names=["no/such_series"])
