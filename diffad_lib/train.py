@@ -203,41 +203,22 @@ def diffusion_loss(
     ``t`` (B,) and ``noise`` (shaped like x0) may be given; otherwise they are drawn from
     ``generator`` (t first, then ε). The training loop passes them so that a batch split across
     processes sees the same draws as in one process; a custom ``loss_fn`` may accept them too.
+
+    Data with missing values: ``model_kwargs["mask"]`` (shaped like x0; 1 observed, 0 missing, the
+    missing entries of x0 holding a fill value) makes the loss the mean over the observed entries
+    only; the mask is not passed to the model.
     """
+    kwargs = dict(model_kwargs or {})
+    mask = kwargs.pop("mask", None)
     if t is None:
         t = schedule.sample_timesteps(x0.shape[0], device=x0.device, generator=generator)  # (B,)
     if noise is None:
         noise = randn_like(x0, generator)
     x_t = schedule.q_sample(x0, t, noise)
-    eps = model(x_t, t, **(model_kwargs or {}))
-    return torch.mean((eps.float() - noise.float()) ** 2)
-
-
-def masked_diffusion_loss(
-    model: Callable[..., torch.Tensor],
-    schedule: NoiseSchedule,
-    x0: torch.Tensor,
-    *,
-    generator: torch.Generator | None = None,
-    model_kwargs: Mapping[str, Any] | None = None,
-    t: torch.Tensor | None = None,
-    noise: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """:func:`diffusion_loss` over the observed entries only, for data with missing values.
-
-    ``model_kwargs["mask"]`` (shaped like x0; 1 observed, 0 missing) weights the squared error and
-    is not passed to the model; missing entries of x0 hold a fill value (the detectors use 0, the
-    centre of the scaled range). Returns the mean squared error over the observed entries.
-    """
-    kwargs = dict(model_kwargs or {})
-    if "mask" not in kwargs:
-        raise ValueError("masked_diffusion_loss needs model_kwargs['mask'] (1 observed, 0 missing)")
-    mask = kwargs.pop("mask").to(x0.dtype)
-    if t is None:
-        t = schedule.sample_timesteps(x0.shape[0], device=x0.device, generator=generator)  # (B,)
-    if noise is None:
-        noise = randn_like(x0, generator)
-    eps = model(schedule.q_sample(x0, t, noise), t, **kwargs)
+    eps = model(x_t, t, **kwargs)
+    if mask is None:
+        return torch.mean((eps.float() - noise.float()) ** 2)
+    mask = mask.to(torch.float32)
     return torch.sum((eps.float() - noise.float()) ** 2 * mask) / mask.sum().clamp_min(1.0)
 
 

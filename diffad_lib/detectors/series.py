@@ -27,7 +27,6 @@ from diffad_lib.detectors.core import FIT_CLIP, DiffusionCore, detector_init
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import SCALINGS, ChannelScaler
 from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, aggregate_errors
-from diffad_lib.train import masked_diffusion_loss
 
 __all__ = ["DiffusionDetector"]
 
@@ -91,7 +90,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         ``"raise"``: NaN in X is refused. ``"mask"``: NaN marks a missing value (±inf is still
         refused): scaling and the training range use the observed values; the model sees missing
         values as 0 (the centre of the scaled range) and they are left out of the training and
-        validation loss (:func:`~diffad_lib.train.masked_diffusion_loss`), of the error calibration
+        validation loss (:func:`~diffad_lib.train.diffusion_loss` with a mask), of the error calibration
         and of the score (a step with every channel missing scores like a typical normal step);
         :meth:`reconstruct` returns the model's values there. Condition channels must be complete.
     cond_channels : sequence of int, optional
@@ -229,8 +228,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         val_x, val_conditions = (self._batch(parts["val"], target, cond, masks["val"] if missing else None)
                                  if parts["val"] else (None, None))
         self._train(self._build_denoiser(defaults), x, conditions=conditions, callback=self.train_callback,
-                    val_data=val_x, val_conditions=val_conditions,
-                    loss_fn=masked_diffusion_loss if missing else None)
+                    val_data=val_x, val_conditions=val_conditions)
         self.calibrations_: dict[int, ErrorCalibration | None] = {}
         scores = []
         for key, k in zip(keys, n_fit, strict=True):
@@ -246,7 +244,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Windows (W, C, L) of several entities -> target windows and their conditions as tensors
         (with ``masks``, the observed-entry masks of the target windows as condition ``"mask"``, read
-        by the masked loss and never by the model)."""
+        by :func:`~diffad_lib.train.diffusion_loss` and never passed to the model)."""
         windows = np.concatenate([w[:, target] for w, _ in framed])
         conditions: dict[str, torch.Tensor] = {}
         if masks is not None:
