@@ -43,11 +43,12 @@ MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "ada
 #: Where the copy lands, relative to ``_static``; ``mathjax_path`` must name the same place.
 TARGET = "mathjax"
 
-#: The book's own style sheet, written into ``_static`` at build time: code of the chapters wraps
-#: at the column's edge instead of being cut off (the notebooks keep 120-character lines), and a
+#: The book's own style sheet, written into ``_static`` at build time: code, printed output and
+#: command blocks wrap at the column's edge instead of being cut off (the notebooks keep
+#: 120-character lines), and a
 #: wide table scrolls inside the column instead of overflowing it.
 BOOK_CSS = """\
-div.cell div.cell_input pre, div.cell div.cell_input pre code { white-space: pre-wrap; overflow-wrap: anywhere; }
+article pre, article pre code { white-space: pre-wrap; overflow-wrap: anywhere; }
 article table.table, article table.docutils { display: block; max-width: 100%; overflow-x: auto; }
 """
 BOOK_CSS_NAME = "diffad.css"

@@ -169,7 +169,7 @@ rp.glue_figure("ch1_fig_forward", rp.plot_row(
 # all $T$ ancestral steps (Algorithm 2), the predicted $\hat x_0$ clipped to the data range
 # $[-1, 1]$ at every step as in {cite}`ho2020denoising`.
 
-# %%
+# %% tags=["remove-stderr"]
 snapshots: dict[int, np.ndarray] = {}
 
 

@@ -152,7 +152,7 @@ print(rp.profile_line(profile, window=window, hop=hop, layers=n_layers, epochs=e
 # the paper's own statistics stand beside them.
 
 # %% tags=["remove-output"]
-dl.data.prepare(["smap_msl", "smd"])
+dl.data.prepare(["smap_msl", "smd"], progress=False)
 summaries = {ds: dl.data.dataset_summary(ds).set_index("entity") for ds in datasets}
 data, skipped = {}, {}
 for ds in datasets:

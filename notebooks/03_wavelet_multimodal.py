@@ -351,7 +351,7 @@ display(paper_table1)  # noqa: F821  (IPython's display, available in the kernel
 # %% tags=["remove-output"]
 mean_t1 = table1.loc["mean over kinds", "image AUROC"]
 baselines_t1 = mean_t1.drop([FULL, PLAIN_NAME, display_name("random")])
-by_kind = table1["image AUROC"].drop(index=["mean over kinds", f"all ({len(kind_of)})"]).unstack(sort=False)
+by_kind = table1["image AUROC"].drop(index=["mean over kinds", f"all ({len(kind_of)})"], level=0).unstack(sort=False)
 full_vs_plain, full_kinds = int((by_kind[FULL] > by_kind[PLAIN_NAME]).sum()), by_kind[FULL]
 trained = {name: m for name, (_, m, _) in results.items() if name != display_name("random")}  # (N, H, W) maps
 border = {name: ex.border_share(m) for name, m in trained.items()}
@@ -450,7 +450,7 @@ lam_outputs = {value: (full_det.scores_from_components(full_comp, lam=value),
                        full_det.maps_from_components(full_comp, lam=value)) for value in lam_grid}
 lam_all = ex.auroc_table(images, lam_outputs, level="λ")  # rows (kind, λ): the same reconstructions for every λ
 lam_mean = lam_all.loc["mean over kinds", "image AUROC"]  # (λ,)
-lam_table = lam_all.drop(index="mean over kinds").rename_axis(index=["defect kind", "λ"], columns="metric")
+lam_table = lam_all.drop(index="mean over kinds", level=0).rename_axis(index=["defect kind", "λ"], columns="metric")
 glue_table("ch3_lam_table", lam_table.stack().unstack("λ", sort=False).rename(columns=lambda v: f"λ = {v:g}"))
 for key, value in dict(best_lam=f"{lam_mean.idxmax():g}", lam0=f"{lam_mean.loc[lam_grid[0]]:.3f}",
                        lam1=f"{lam_mean.loc[lam_grid[-1]]:.3f}", lam_mixing="an interior λ: mixing helps"

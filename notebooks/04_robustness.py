@@ -127,7 +127,7 @@ print(f"profile={profile}; datasets {datasets}; window {window}, {epochs} epochs
 # compares against.
 
 # %% tags=["remove-output"]
-dl.data.prepare(["smap_msl", "smd"])
+dl.data.prepare(["smap_msl", "smd"], progress=False)
 data = {}
 for ds in datasets:
     loaded = [ex.truncate_entity(e, max_train_length=max_train_length, max_test_length=max_test_length)

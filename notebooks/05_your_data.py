@@ -96,7 +96,7 @@ print(rp.profile_line(profile, series=series, train_points=n_train, window=windo
 # column, as yours will.
 
 # %%
-dl.data.prepare(["nab"])
+dl.data.prepare(["nab"], progress=False)
 nab = dl.data.load_nab(series)
 csv_path = folder / f"{series.split('/')[-1]}.csv"
 frame = pd.DataFrame({"timestamp": nab.timestamps, "value": nab.values})

@@ -90,7 +90,7 @@ def speed_table(record):
 # The cell below runs the benchmark's `bench_config` configuration in this page, through the
 # same function that `make bench` calls.
 
-# %%
+# %% tags=["remove-stderr"]
 record = bench.run_benchmark(config=bench_config, device=device,
                              command=f"run_benchmark(config={bench_config!r}, device={device!r}) in 06_performance")
 cfg = record["config"]

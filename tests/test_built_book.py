@@ -183,7 +183,7 @@ def browsed(build, pages) -> dict:
         print(f"skipping the browser checks: {why}")
         pytest.skip(why)
     SCREENS.mkdir(parents=True, exist_ok=True)
-    report = {"errors": {}, "offline": [], "math": {}, "screens": {}}
+    report = {"errors": {}, "offline": [], "math": {}, "screens": {}, "overflow": {}}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -216,6 +216,7 @@ def browsed(build, pages) -> dict:
                         errors: document.querySelectorAll('mjx-merror').length,
                         raw: /\\$\\$|\\\\begin\\{/.test(copy.textContent)};
             }""")
+            report["overflow"][name] = page.evaluate(OVERFLOW_JS)
             report["errors"][name] = list(messages)
             stem = path.stem
             if path.parent == HTML / "book" / "chapters" and stem[:2].isdigit():
@@ -227,6 +228,36 @@ def browsed(build, pages) -> dict:
                     report["screens"][stem] = shot
         browser.close()
     return report
+
+
+# What sticks out of the text column at a 1280-px viewport: a code block whose lines need a scroll bar
+# (code must wrap to the column), or a table, image or output that reaches past the column's right
+# edge without a scrolling container of its own inside the column (wide tables scroll in place).
+OVERFLOW_JS = """() => {
+    const art = document.querySelector('article') || document.body;
+    const edge = art.getBoundingClientRect().right + 1;
+    const out = [];
+    const label = el => el.tagName.toLowerCase() + ': ' + (el.textContent || el.getAttribute('src') || '')
+        .trim().slice(0, 60);
+    for (const el of art.querySelectorAll('div.highlight pre')) {
+        if (el.getClientRects().length && el.scrollWidth > el.clientWidth + 1) out.push('code ' + label(el));
+    }
+    for (const el of art.querySelectorAll('table, img, .cell_output')) {
+        if (!el.getClientRects().length) continue;
+        let clip = null;
+        for (let a = el.parentElement; a && a !== art; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX !== 'visible') { clip = a; break; }
+        }
+        if ((clip || el).getBoundingClientRect().right > edge) out.push('wide ' + label(el));
+    }
+    return out;
+}"""
+
+
+def test_nothing_overflows_the_text_column(browsed):
+    assert browsed["overflow"], "no page was loaded"
+    bad = {page: found[:5] for page, found in browsed["overflow"].items() if found}
+    assert not bad, f"code lines or tables past the column's edge: {bad}"
 
 
 def test_pages_load_without_console_errors(browsed):
