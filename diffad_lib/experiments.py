@@ -41,6 +41,7 @@ from diffad_lib.data.telemetry import Entity
 from diffad_lib.detectors import BaseDetector, DiffusionDetector, EntityDetector, PatchDiffusionDetector
 from diffad_lib.scoring import ScoreStats, smooth
 from diffad_lib.thresholds import fit_threshold
+from diffad_lib.utils import spread
 
 __all__ = [
     "METHODS",
@@ -217,17 +218,15 @@ def spread_indices(groups: int | Sequence[Any], limit: int) -> np.ndarray:
     """Sorted indices of at most ``limit`` items of each group, evenly spaced within the group.
 
     ``groups`` is the group label of every item, shape (N,), or an int N for N items in one group;
-    a group of at most ``limit`` items is kept whole (the choice of
-    :func:`diffad_lib.leaderboard.load_problems` among series names).
+    a group of at most ``limit`` items is kept whole (:func:`diffad_lib.utils.spread` within each
+    group, the choice :func:`diffad_lib.leaderboard.load_problems` makes among series names).
     """
-    from diffad_lib.leaderboard import _spread
-
     check_int(limit, name="limit", minimum=1)
     labels = np.zeros(check_int(groups, name="groups", minimum=0)) if isinstance(groups, int | np.integer) \
         else np.asarray(groups)
     if labels.ndim != 1:
         raise ValueError(f"groups must be an int or a 1-D array of group labels; got shape {labels.shape}")
-    keep = [i for g in dict.fromkeys(labels.tolist()) for i in _spread(list(np.flatnonzero(labels == g)), limit)]
+    keep = [i for g in dict.fromkeys(labels.tolist()) for i in spread(list(np.flatnonzero(labels == g)), limit)]
     return np.sort(np.asarray(keep, dtype=np.int64))
 
 

@@ -45,6 +45,7 @@ import numpy as np
 from diffad_lib import metrics
 from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.telemetry import Entity
+from diffad_lib.utils import spread
 
 __all__ = ["DATASETS", "METRICS", "PROFILES", "leaderboard_table", "load_problems", "run_leaderboard",
            "score_problem"]
@@ -111,14 +112,6 @@ PROFILES: dict[str, dict[str, Any]] = {
 # --------------------------------------------------------------------------- data
 
 
-def _spread(names: Sequence[str], n: int) -> list[str]:
-    """``n`` names evenly spread over the sorted list (all of them for n = 0 or n >= len)."""
-    if n == 0 or n >= len(names):
-        return list(names)
-    idx = np.unique(np.round(np.linspace(0, len(names) - 1, n)).astype(int))
-    return [names[i] for i in idx]
-
-
 def _univariate(dataset: str, name: str, train: np.ndarray, test: np.ndarray, labels: np.ndarray) -> Entity:
     return Entity(name=name, dataset=dataset, train=train[:, None].astype(np.float32),
                   test=test[:, None].astype(np.float32), labels=labels.astype(np.int8),
@@ -145,7 +138,7 @@ def load_problems(dataset: str, *, n_series: int = 0, max_train: int = 0, max_te
         if not names:
             raise ValueError("names must list at least one series; pass None to spread n_series")
     if dataset in ("SMAP", "MSL", "SMD"):
-        for ent in load_telemetry(dataset, entities=names or _spread(list_entities(dataset), n_series)):
+        for ent in load_telemetry(dataset, entities=names or spread(list_entities(dataset), n_series or None)):
             keep = list(ent.telemetry_channels)
             problems.append(dataclasses.replace(ent, train=ent.train[:, keep], test=ent.test[:, keep],
                                                 telemetry_channels=tuple(range(len(keep))), command_channels=()))
@@ -155,7 +148,7 @@ def load_problems(dataset: str, *, n_series: int = 0, max_train: int = 0, max_te
             s = load_nab(name)
             if s.labels[s.probation:].any():
                 candidates.append(s)
-        chosen = set(names) if names is not None else set(_spread([c.name for c in candidates], n_series))
+        chosen = set(names) if names is not None else set(spread([c.name for c in candidates], n_series or None))
         unknown = sorted(chosen - {c.name for c in candidates})
         if unknown:
             raise ValueError(f"names: no NAB series with a scored anomaly is called {unknown}")
@@ -163,7 +156,7 @@ def load_problems(dataset: str, *, n_series: int = 0, max_train: int = 0, max_te
             p = s.probation
             problems.append(_univariate("NAB", s.name, s.values[:p], s.values[p:], s.labels[p:]))
     else:
-        for name in names or _spread(list_ucr(), n_series):
+        for name in names or spread(list_ucr(), n_series or None):
             s = load_ucr(name)
             problems.append(_univariate("UCR", s.name, s.values[: s.train_end], s.values[s.train_end:],
                                         s.labels[s.train_end:]))

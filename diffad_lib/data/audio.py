@@ -1,8 +1,9 @@
-"""Audio data for chapter 3: a synthetic machine-sound generator with faults, and a WAV loader.
+"""Audio data for chapter 3: a WAV-folder loader, the UrbanSound8K clips and their one-class split.
 
-The generator stands in for machine recordings (the paper's audio modality); the chapter
-turns the clips into CWT scalograms with :func:`diffad_lib.wavelets.cwt_scalogram`. Readers
-with real audio use :func:`load_wav_folder` (ESC-50, UrbanSound8K or one folder per class).
+:func:`load_wav_folder` reads a collection the reader provides (ESC-50, UrbanSound8K or one
+folder per class); :func:`urbansound8k` reads the registry's UrbanSound8K subset, checked before
+use; :func:`one_class_split` keeps each source recording on one side of a train/test split. The
+chapter turns the clips into CWT scalograms with :func:`diffad_lib.wavelets.cwt_scalogram`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,6 @@ import numpy as np
 from scipy import signal as sps
 
 __all__ = [
-    "FAULT_KINDS",
-    "machine_sound",
-    "inject_fault",
-    "AudioDataset",
-    "make_audio_dataset",
     "WavFolder",
     "load_wav_folder",
     "URBANSOUND_CLASSES",
@@ -28,180 +24,6 @@ __all__ = [
     "OneClassSplit",
     "one_class_split",
 ]
-
-FaultKind = Literal["click", "freq_shift", "rubbing"]
-FAULT_KINDS: tuple[str, ...] = ("click", "freq_shift", "rubbing")
-
-
-def machine_sound(
-    duration: float,
-    *,
-    sr: int = 16_000,
-    f0: float = 120.0,
-    n_harmonics: int = 8,
-    am_depth: float = 0.2,
-    am_rate: float = 4.0,
-    noise_level: float = 0.05,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """A stationary rotating-machine hum: (round(duration * sr),) float32, peak 0.9.
-
-    ``x(t) = (1 + am_depth sin(2π am_rate t + φ)) Σ_k a_k sin(2π k f0 t + φ_k) + n(t)``:
-    harmonics k = 1..n_harmonics of ``f0`` with amplitudes ``a_k = 1/k`` (jittered by ±10 %)
-    and random phases; amplitude modulation at ``am_rate`` Hz (shaft imbalance); ``n(t)``
-    broadband noise, white noise low-passed at sr/4 (4th-order Butterworth) scaled to
-    ``noise_level`` times the harmonic part's RMS. Harmonics at or above Nyquist are dropped.
-    """
-    if not duration > 0 or not np.isfinite(duration):
-        raise ValueError(f"duration must be a finite number > 0 (seconds); got {duration!r}")
-    if not isinstance(sr, int) or sr < 8:
-        raise ValueError(f"sr must be an int >= 8 (Hz); got {sr!r}")
-    if not 0 < f0 < sr / 2:
-        raise ValueError(f"f0 must lie in (0, sr/2) = (0, {sr / 2}); got {f0!r}")
-    if not isinstance(n_harmonics, int) or n_harmonics < 1:
-        raise ValueError(f"n_harmonics must be an int >= 1; got {n_harmonics!r}")
-    if not 0 <= am_depth <= 1:
-        raise ValueError(f"am_depth must lie in [0, 1]; got {am_depth!r}")
-    if noise_level < 0:
-        raise ValueError(f"noise_level must be >= 0; got {noise_level!r}")
-    n = int(round(duration * sr))
-    t = np.arange(n) / sr  # (L,) seconds
-    k = np.arange(1, n_harmonics + 1)
-    k = k[k * f0 < sr / 2]  # (K,)
-    amps = (1.0 / k) * rng.uniform(0.9, 1.1, size=k.size)  # (K,)
-    phases = rng.uniform(0, 2 * np.pi, size=k.size)
-    tone = (amps[:, None] * np.sin(2 * np.pi * f0 * k[:, None] * t[None, :] + phases[:, None])).sum(0)  # (L,)
-    tone *= 1.0 + am_depth * np.sin(2 * np.pi * am_rate * t + rng.uniform(0, 2 * np.pi))
-    sos = sps.butter(4, 0.5, output="sos")  # cutoff sr/4 (0.5 of Nyquist)
-    noise = sps.sosfilt(sos, rng.standard_normal(n))
-    noise *= noise_level * np.sqrt(np.mean(tone**2)) / max(np.sqrt(np.mean(noise**2)), 1e-12)
-    x = tone + noise
-    return (0.9 * x / np.abs(x).max()).astype(np.float32)
-
-
-def inject_fault(
-    signal: np.ndarray,
-    *,
-    kind: FaultKind,
-    sr: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Add one machine fault to a clip: (L,) -> (faulty signal (L,) float32, mask (L,) bool).
-
-    The input is not modified; ``mask`` marks the samples the fault occupies. Kinds:
-
-    * ``"click"``: 2-5 impacts (a loose part) at random times: each an exponentially
-      decaying burst of white noise, 3 ms long (time constant 0.5 ms), with peak 6-12x the
-      clip's RMS; mask = the bursts.
-    * ``"freq_shift"``: a segment of 20-40 % of the clip, played 5-15 % faster or slower
-      (resampled in time with linear interpolation), so every harmonic moves by that factor
-      (speed fluctuation, bearing slip); mask = the segment.
-    * ``"rubbing"``: over a segment of 30-60 %, band-pass noise (sr/8 to sr/4,
-      4th-order Butterworth) gated by a half-wave rectified sine at 5-15 Hz (contact once per
-      revolution), RMS 0.5-1x the clip's RMS; mask = the segment.
-    """
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"kind must be one of {list(FAULT_KINDS)}; got {kind!r}")
-    x = np.asarray(signal, dtype=np.float64)
-    if x.ndim != 1 or x.size < 64:
-        raise ValueError(f"signal must have shape (L,) with L >= 64; got {np.shape(signal)}")
-    if not isinstance(sr, int) or sr < 8:
-        raise ValueError(f"sr must be an int >= 8 (Hz); got {sr!r}")
-    n = x.size
-    rms = max(float(np.sqrt(np.mean(x**2))), 1e-6)
-    out = x.copy()
-    mask = np.zeros(n, dtype=bool)
-
-    def segment(lo: float, hi: float) -> tuple[int, int]:
-        length = max(8, int(rng.uniform(lo, hi) * n))
-        start = int(rng.integers(0, n - length + 1))
-        return start, start + length
-
-    if kind == "click":
-        burst = max(4, int(0.003 * sr))
-        env = np.exp(-np.arange(burst) / max(0.0005 * sr, 1.0))  # (burst,)
-        for _ in range(int(rng.integers(2, 6))):
-            start = int(rng.integers(0, n - burst))
-            wave = rng.standard_normal(burst) * env
-            out[start : start + burst] += rng.uniform(6.0, 12.0) * rms * wave / np.abs(wave).max()
-            mask[start : start + burst] = True
-    elif kind == "freq_shift":
-        a, b = segment(0.2, 0.4)
-        factor = 1.0 + rng.choice([-1.0, 1.0]) * rng.uniform(0.05, 0.15)
-        pos = a + np.arange(b - a) * factor  # (b - a,) read positions in the original clip
-        out[a:b] = np.interp(np.minimum(pos, n - 1), np.arange(n), x)
-        mask[a:b] = True
-    else:  # "rubbing"
-        a, b = segment(0.3, 0.6)
-        sos = sps.butter(4, [0.25, 0.5], btype="bandpass", output="sos")  # sr/8 .. sr/4
-        noise = sps.sosfilt(sos, rng.standard_normal(b - a))
-        gate = np.maximum(np.sin(2 * np.pi * rng.uniform(5, 15) * np.arange(b - a) / sr), 0.0)
-        rub = noise * gate
-        rub *= rng.uniform(0.5, 1.0) * rms / max(float(np.sqrt(np.mean(rub**2))), 1e-12)
-        out[a:b] += rub
-        mask[a:b] = True
-    return out.astype(np.float32), mask
-
-
-@dataclass(frozen=True)
-class AudioDataset:
-    """Machine-sound anomaly-detection split (see :func:`make_audio_dataset`)."""
-
-    train: np.ndarray  # (n_train, L) float32 normal clips
-    test: np.ndarray  # (n_test, L) float32
-    labels: np.ndarray  # (n_test,) int64, 1 = faulty
-    masks: np.ndarray  # (n_test, L) bool sample-wise ground truth
-    kinds: tuple[str, ...]  # (n_test,) fault kind per test clip, "normal" for normal ones
-    sr: int  # sampling rate, Hz
-
-
-def make_audio_dataset(
-    *,
-    n_train: int = 64,
-    n_test: int = 64,
-    anomaly_fraction: float = 0.5,
-    duration: float = 1.0,
-    sr: int = 16_000,
-    f0: float = 120.0,
-    f0_jitter: float = 0.02,
-    n_harmonics: int = 8,
-    am_depth: float = 0.2,
-    noise_level: float = 0.05,
-    kinds: tuple[str, ...] = FAULT_KINDS,
-    seed: int = 0,
-) -> AudioDataset:
-    """Normal training clips and a labelled test set of one synthetic machine.
-
-    Every clip is a fresh :func:`machine_sound` whose fundamental is drawn from
-    ``f0 * (1 ± f0_jitter)`` (normal operating variation). ``round(anomaly_fraction *
-    n_test)`` test clips, chosen at random, get one fault; kinds cycle through ``kinds``
-    in shuffled order.
-    """
-    if not 0.0 <= anomaly_fraction <= 1.0:
-        raise ValueError(f"anomaly_fraction must lie in [0, 1]; got {anomaly_fraction!r}")
-    bad = [k for k in kinds if k not in FAULT_KINDS]
-    if not kinds or bad:
-        raise ValueError(f"kinds must be a non-empty subset of {list(FAULT_KINDS)}; got {kinds!r}")
-    rng = np.random.default_rng(seed)
-
-    def clip() -> np.ndarray:
-        f = f0 * (1.0 + rng.uniform(-f0_jitter, f0_jitter))
-        return machine_sound(duration, sr=sr, f0=f, n_harmonics=n_harmonics, am_depth=am_depth,
-                             noise_level=noise_level, rng=rng)
-
-    train = np.stack([clip() for _ in range(n_train)])  # (N, L)
-    test = np.stack([clip() for _ in range(n_test)])  # (M, L)
-    n_anom = int(round(anomaly_fraction * n_test))
-    anomalous = rng.permutation(n_test)[:n_anom]
-    labels = np.zeros(n_test, dtype=np.int64)
-    masks = np.zeros(test.shape, dtype=bool)
-    names = ["normal"] * n_test
-    order = [kinds[i % len(kinds)] for i in rng.permutation(n_anom)]
-    for idx, kind in zip(anomalous, order, strict=True):
-        test[idx], masks[idx] = inject_fault(test[idx], kind=kind, sr=sr, rng=rng)
-        labels[idx] = 1
-        names[idx] = kind
-    return AudioDataset(train=train, test=test, labels=labels, masks=masks, kinds=tuple(names), sr=sr)
 
 
 # --------------------------------------------------------------------------------------------

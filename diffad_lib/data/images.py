@@ -1,15 +1,9 @@
-"""Image data for chapter 3: texture patches with synthetic MVTec-style defects, and MVTec AD.
+"""Image data for chapter 3: the MVTec AD folder layout, and the magnetic-tile photographs in it.
 
-Textures are scikit-image's CC0 images ``brick``, ``grass`` and ``gravel`` (512 x 512, grey,
-shipped with the package, so no download). Patches are scaled to [-1, 1] with
-``x / 127.5 - 1``. Train and test patches come from disjoint column bands of each texture:
-columns ``[0, split)`` for training and ``[split, W)`` for testing, with
-``split = round((1 - test_fraction) * W)`` (384 of 512 by default), so no test pixel was
-ever seen in training.
-
-Every defect of :func:`inject_defect` writes into a region and returns that region as the
-pixel mask (the MVTec ground-truth convention: the mask marks the defect's extent, not only
-pixels whose value changed much).
+:func:`mvtec_ad` reads any category in the published MVTec AD layout (a folder the reader
+provides); :func:`magnetic_tiles` reads the magnetic-tile defect photographs from the data
+registry, checked before use. Images are scaled to [-1, 1] with ``x / 127.5 - 1``; pixel masks
+follow the MVTec ground-truth convention (the mask marks the defect's extent).
 """
 
 from __future__ import annotations
@@ -19,216 +13,16 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from scipy import ndimage
+
+from diffad_lib.utils import spread
 
 __all__ = [
-    "TEXTURES",
-    "DEFECT_KINDS",
-    "texture_image",
-    "texture_patches",
-    "inject_defect",
-    "ImageDataset",
-    "make_image_dataset",
     "MVTecData",
     "TILE_KINDS",
     "load_mvtec",
     "magnetic_tiles",
     "mvtec_ad",
 ]
-
-TEXTURES: tuple[str, ...] = ("brick", "grass", "gravel")
-DefectKind = Literal["scratch", "spot", "hole", "color", "texture"]
-DEFECT_KINDS: tuple[str, ...] = ("scratch", "spot", "hole", "color", "texture")
-Region = Literal["all", "train", "test"]
-
-
-def texture_image(name: str) -> np.ndarray:
-    """scikit-image texture ``name`` (one of :data:`TEXTURES`) as (H, W) float32 in [-1, 1]."""
-    if name not in TEXTURES:
-        raise ValueError(f"name must be one of {list(TEXTURES)}; got {name!r}")
-    from skimage import data
-
-    img = np.asarray(getattr(data, name)(), dtype=np.float32)  # (512, 512) uint8 values
-    return img / 127.5 - 1.0
-
-
-def _column_range(width: int, region: Region, test_fraction: float) -> tuple[int, int]:
-    split = int(round((1.0 - test_fraction) * width))
-    return {"all": (0, width), "train": (0, split), "test": (split, width)}[region]
-
-
-def texture_patches(
-    names: tuple[str, ...] = TEXTURES,
-    *,
-    patch: int = 32,
-    n: int = 256,
-    seed: int = 0,
-    region: Region = "all",
-    test_fraction: float = 0.25,
-) -> dict[str, np.ndarray]:
-    """Random square crops of each texture: ``{name: (n, 1, patch, patch) float32 in [-1, 1]}``.
-
-    Crops are drawn uniformly (with replacement of positions) from the column band
-    ``region`` ("train": left ``1 - test_fraction`` of the columns, "test": the right
-    ``test_fraction``, "all": everything); rows are unrestricted.
-    """
-    if region not in ("all", "train", "test"):
-        raise ValueError(f"region must be one of ['all', 'train', 'test']; got {region!r}")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1); got {test_fraction!r}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1; got {n!r}")
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name in names:
-        img = texture_image(name)  # (H, W)
-        lo, hi = _column_range(img.shape[1], region, test_fraction)
-        if not isinstance(patch, int) or not 2 <= patch <= min(img.shape[0], hi - lo):
-            raise ValueError(
-                f"patch must be an int in [2, {min(img.shape[0], hi - lo)}] for region {region!r}; got {patch!r}"
-            )
-        rows = rng.integers(0, img.shape[0] - patch + 1, size=n)  # (n,)
-        cols = rng.integers(lo, hi - patch + 1, size=n)  # (n,)
-        crops = np.stack([img[r : r + patch, c : c + patch] for r, c in zip(rows, cols, strict=True)])
-        out[name] = crops[:, None].astype(np.float32)  # (n, 1, P, P)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Synthetic defects
-# --------------------------------------------------------------------------------------------
-
-
-def _ellipse(p: int, rng: np.random.Generator, r_lo: float, r_hi: float) -> np.ndarray:
-    """Random rotated ellipse mask (P, P) bool with semi-axes in [r_lo, r_hi] * P, inside the patch."""
-    a, b = rng.uniform(r_lo, r_hi, size=2) * p
-    cy, cx = rng.uniform(max(a, b), p - max(a, b), size=2) if 2 * max(a, b) < p else (p / 2, p / 2)
-    theta = rng.uniform(0, np.pi)
-    yy, xx = np.mgrid[0:p, 0:p] + 0.5
-    u = (xx - cx) * np.cos(theta) + (yy - cy) * np.sin(theta)
-    v = -(xx - cx) * np.sin(theta) + (yy - cy) * np.cos(theta)
-    return (u / a) ** 2 + (v / b) ** 2 <= 1.0
-
-
-def inject_defect(
-    patch: np.ndarray,
-    *,
-    kind: DefectKind,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Add one synthetic defect to a grey patch in [-1, 1].
-
-    patch: (P, P) or (1, P, P) -> (patch_with_defect, same shape and dtype, clipped to
-    [-1, 1]; mask (P, P) bool). The input is not modified. Kinds (P = patch size):
-
-    * ``"scratch"``: a straight line of length 0.4-0.8 P at a random angle, 1-2 px wide
-      (P >= 48: up to 3), set to a constant bright or dark value (|v| in [0.7, 1], sign
-      opposite to the patch mean so it contrasts).
-    * ``"spot"``: a rotated ellipse, semi-axes 0.06-0.15 P, whose intensity is shifted by
-      ±0.4-0.8 with a soft edge (Gaussian, σ = 1 px, reaching 2 px outside): a stain.
-    * ``"hole"``: a near-black disc (value -0.95 ± 0.03 noise) of radius 0.05-0.12 P.
-    * ``"color"``: a larger ellipse (0.15-0.3 P) where the contrast is reduced to 30 % and
-      the mean shifted by ±0.3-0.5: discolouration that keeps some structure.
-    * ``"texture"``: a larger ellipse (0.15-0.3 P) where the fine structure is smeared out
-      (Gaussian blur, σ = 2 px): wear or a smudge.
-    """
-    if kind not in DEFECT_KINDS:
-        raise ValueError(f"kind must be one of {list(DEFECT_KINDS)}; got {kind!r}")
-    arr = np.asarray(patch)
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[0] == 1)) or arr.shape[-1] != arr.shape[-2]:
-        raise ValueError(f"patch must have shape (P, P) or (1, P, P); got {arr.shape}")
-    p = arr.shape[-1]
-    if p < 8:
-        raise ValueError(f"patch must be at least 8 x 8; got {arr.shape}")
-    img = arr.reshape(p, p).astype(np.float64)  # a copy
-    if kind == "scratch":
-        length = rng.uniform(0.4, 0.8) * p
-        theta = rng.uniform(0, np.pi)
-        c = rng.uniform(0.3 * p, 0.7 * p, size=2)  # (y, x) centre
-        steps = np.linspace(-0.5, 0.5, int(4 * length))[:, None] * length  # (K, 1)
-        pts = c[None, :] + steps * np.array([np.sin(theta), np.cos(theta)])[None, :]  # (K, 2)
-        ij = np.clip(np.round(pts).astype(int), 0, p - 1)
-        mask = np.zeros((p, p), dtype=bool)
-        mask[ij[:, 0], ij[:, 1]] = True
-        width = int(rng.integers(1, 3 if p < 48 else 4))
-        if width > 1:
-            mask = ndimage.binary_dilation(mask, iterations=width - 1)
-        value = -np.sign(img.mean() or 1.0) * rng.uniform(0.7, 1.0)
-        img[mask] = value
-    elif kind == "spot":
-        mask = _ellipse(p, rng, 0.06, 0.15)
-        soft = ndimage.gaussian_filter(mask.astype(np.float64), sigma=1.0, truncate=2.0)
-        img = img + rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 0.8) * np.maximum(soft, mask)
-    elif kind == "hole":
-        r = rng.uniform(0.05, 0.12) * p
-        cy, cx = rng.uniform(r + 1, p - r - 1, size=2)
-        yy, xx = np.mgrid[0:p, 0:p] + 0.5
-        mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= r**2
-        img[mask] = -0.95 + 0.03 * rng.standard_normal(int(mask.sum()))
-    elif kind == "color":
-        mask = _ellipse(p, rng, 0.15, 0.3)
-        mean = img[mask].mean()
-        shift = rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.5)
-        img[mask] = mean + 0.3 * (img[mask] - mean) + shift
-    else:  # "texture"
-        mask = _ellipse(p, rng, 0.15, 0.3)
-        img[mask] = ndimage.gaussian_filter(img, sigma=2.0, mode="reflect")[mask]
-    out = np.clip(img, -1.0, 1.0).astype(arr.dtype if arr.dtype.kind == "f" else np.float32)
-    return out.reshape(arr.shape), mask
-
-
-@dataclass(frozen=True)
-class ImageDataset:
-    """Texture anomaly-detection split (see :func:`make_image_dataset`)."""
-
-    train: np.ndarray  # (n_train, 1, P, P) float32 in [-1, 1], normal patches only
-    test: np.ndarray  # (n_test, 1, P, P) float32 in [-1, 1]
-    labels: np.ndarray  # (n_test,) int64, 1 = defective
-    masks: np.ndarray  # (n_test, P, P) bool pixel ground truth (all False for normal patches)
-    kinds: tuple[str, ...]  # (n_test,) defect kind per test patch, "good" for normal ones
-    category: str  # texture name
-
-
-def make_image_dataset(
-    category: str,
-    *,
-    n_train: int = 256,
-    n_test: int = 128,
-    anomaly_fraction: float = 0.5,
-    patch: int = 32,
-    seed: int = 0,
-    kinds: tuple[str, ...] = DEFECT_KINDS,
-    test_fraction: float = 0.25,
-) -> ImageDataset:
-    """Normal training patches and a labelled test set with synthetic defects for one texture.
-
-    Training patches come from the left ``1 - test_fraction`` of the texture's columns,
-    test patches from the right ``test_fraction`` (disjoint). ``round(anomaly_fraction *
-    n_test)`` test patches, chosen at random, get one defect whose kind cycles through
-    ``kinds`` in shuffled order (so every kind is represented).
-    """
-    if not 0.0 <= anomaly_fraction <= 1.0:
-        raise ValueError(f"anomaly_fraction must lie in [0, 1]; got {anomaly_fraction!r}")
-    bad = [k for k in kinds if k not in DEFECT_KINDS]
-    if not kinds or bad:
-        raise ValueError(f"kinds must be a non-empty subset of {list(DEFECT_KINDS)}; got {kinds!r}")
-    train = texture_patches((category,), patch=patch, n=n_train, seed=seed, region="train",
-                            test_fraction=test_fraction)[category]
-    test = texture_patches((category,), patch=patch, n=n_test, seed=seed + 1, region="test",
-                           test_fraction=test_fraction)[category]
-    rng = np.random.default_rng([seed, 2])
-    n_anom = int(round(anomaly_fraction * n_test))
-    anomalous = rng.permutation(n_test)[:n_anom]
-    labels = np.zeros(n_test, dtype=np.int64)
-    masks = np.zeros((n_test, patch, patch), dtype=bool)
-    names = ["good"] * n_test
-    order = [kinds[i % len(kinds)] for i in rng.permutation(n_anom)]
-    for idx, kind in zip(anomalous, order, strict=True):
-        test[idx], masks[idx] = inject_defect(test[idx], kind=kind, rng=rng)
-        labels[idx] = 1
-        names[idx] = kind
-    return ImageDataset(train=train, test=test, labels=labels, masks=masks, kinds=tuple(names), category=category)
-
 
 # --------------------------------------------------------------------------------------------
 # MVTec AD folder layout, and the magnetic-tile photographs in that layout
@@ -422,14 +216,6 @@ def mvtec_ad(
 load_mvtec = mvtec_ad
 
 
-def _spread(items: list, limit: int | None) -> list:
-    """At most ``limit`` items, evenly spaced over the sorted list (all when None)."""
-    if limit is None or len(items) <= limit:
-        return items
-    idx = np.round(np.linspace(0, len(items) - 1, limit)).astype(int)
-    return [items[i] for i in idx]
-
-
 def magnetic_tiles(
     *,
     root: str | Path | None = None,
@@ -491,10 +277,10 @@ def magnetic_tiles(
         raise ValueError(f"max_per_kind must be None or an int >= 1; got {max_per_kind!r}")
     prefix = "magnetic_tile_subset/"
     listed = {f.path[len(prefix):] for f in prepared_files("magnetic_tiles", root=root)}
-    train_rel = _spread(sorted(p for p in listed if p.startswith("train/good/")), max_per_kind)
+    train_rel = spread(sorted(p for p in listed if p.startswith("train/good/")), max_per_kind)
     items_rel: list[tuple[str, str, str | None]] = []
     for kind in ("good", *kinds):
-        images = _spread(sorted(p for p in listed if p.startswith(f"test/{kind}/")), max_per_kind)
+        images = spread(sorted(p for p in listed if p.startswith(f"test/{kind}/")), max_per_kind)
         for rel in images:
             mask = None if kind == "good" else f"ground_truth/{kind}/{Path(rel).stem}_mask.png"
             items_rel.append((kind, rel, mask))
