@@ -9,7 +9,7 @@ import warnings
 
 from diffad_lib.detectors import DiffusionDetector, EntityDetector, PatchDiffusionDetector
 
-# pooch (imported by scikit-image) imports tqdm.auto, which warns in a notebook without
+# tqdm.auto (imported by pooch and by the progress bars) warns in a notebook without
 # ipywidgets; the library's own bars are plain text, so that warning is noise on every page.
 warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
