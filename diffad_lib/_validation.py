@@ -15,12 +15,14 @@ def as_float_array(
     ndim: int | tuple[int, ...] = (1, 2),
     min_length: int = 1,
     allow_nan: bool = False,
+    nan_hint: str = "",
 ) -> np.ndarray:
     """Convert ``X`` (array-like or pandas object) to a float64 array and validate it.
 
     Raises ``ValueError`` naming ``name`` when the array is empty, has the wrong number
     of dimensions, is shorter than ``min_length`` along axis 0, or holds NaN/inf (with
-    ``allow_nan`` NaN marks a missing value and is kept; ±inf is still refused).
+    ``allow_nan`` NaN marks a missing value and is kept; ±inf is still refused). ``nan_hint`` is
+    appended to the message about NaN (e.g. how to have NaN treated as missing).
     The caller's object is never modified (a copy is returned when conversion is needed).
     """
     if hasattr(X, "to_numpy"):  # pandas DataFrame / Series
@@ -54,7 +56,8 @@ def as_float_array(
     if bad.any():
         idx = np.argwhere(bad)[0].tolist()
         kind = "NaN" if np.isnan(arr[tuple(idx)]) else "inf"
-        raise ValueError(f"{name} contains {int(bad.sum())} non-finite values ({kind} first at index {idx})")
+        hint = nan_hint if kind == "NaN" and nan_hint else ""
+        raise ValueError(f"{name} contains {int(bad.sum())} non-finite values ({kind} first at index {idx}){hint}")
     return arr
 
 

@@ -674,13 +674,6 @@ def show_full_results(name: str, tables: dict[str, pd.DataFrame], *, profile: st
             display(run["tables"][key].round(3))
 
 
-def _flat(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with column levels joined by " · " (a JSON record needs plain column names)."""
-    out = df.copy()
-    out.columns = [" · ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
-    return out
-
-
 def compare_with_recorded(name: str, tables: dict[str, pd.DataFrame], *, profile: str, command: str,
                           recorded: Sequence[str] = ("default",), directory: str | Path | None = None) -> str:
     """Compare this build's ``tables`` with the run recorded at the same profile, then record this one.
@@ -695,13 +688,13 @@ def compare_with_recorded(name: str, tables: dict[str, pd.DataFrame], *, profile
     """
     from IPython.display import Markdown, display
 
-    from diffad_lib.report import load_results, save_results
+    from diffad_lib.report import flat_columns, load_results, save_results
 
     if profile not in recorded:
         return (f"This build ran at the `{profile}` profile; the comparison with the previous recorded run is made "
                 f"at {', '.join(f'`{p}`' for p in recorded)} only.")
     stem = f"{name}_{profile}"
-    flat = {key: _flat(df) for key, df in tables.items()}
+    flat = {key: flat_columns(df) for key, df in tables.items()}
     previous = load_results(stem, directory=directory)
     save_results(stem, flat, command=command, directory=directory)
     if previous is None:

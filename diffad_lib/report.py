@@ -86,11 +86,26 @@ def results_dir() -> Path:
     return repo_root() / "results"
 
 
+def column_label(column: Any) -> str:
+    """One header for a column: the non-empty parts of a MultiIndex column joined by " · "."""
+    if isinstance(column, tuple):
+        return " · ".join(str(part) for part in column if str(part))
+    return str(column)
+
+
+def flat_columns(df: Any) -> Any:
+    """``df`` with every column named by :func:`column_label` (one header per column)."""
+    out = df.copy()
+    out.columns = [column_label(c) for c in df.columns]
+    return out
+
+
 def save_results(name: str, tables: dict[str, Any], *, command: str, directory: str | Path | None = None) -> Path:
     """Write ``results/<name>.json``: the tables with the device, commit, command, date and versions.
 
-    ``tables`` maps a key to a pandas DataFrame (stored as records with its index reset). The file
-    is what a chapter shows beside its own run; nothing in it is typed by hand.
+    ``tables`` maps a key to a pandas DataFrame (stored as records with its index reset and its
+    columns named by :func:`column_label`, as JSON needs). The file is what a chapter shows beside
+    its own run; nothing in it is typed by hand.
     """
     import json
     import time
@@ -103,7 +118,8 @@ def save_results(name: str, tables: dict[str, Any], *, command: str, directory: 
         "command": command,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "environment": info,
-        "tables": {key: {"index": list(df.index.names), "records": df.reset_index().to_dict(orient="records")}
+        "tables": {key: {"index": list(df.index.names),
+                         "records": flat_columns(df).reset_index().to_dict(orient="records")}
                    for key, df in tables.items()},
     }
     folder = Path(directory) if directory is not None else results_dir()
@@ -161,8 +177,7 @@ def markdown_table(df: Any, *, digits: int = 3) -> str:
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     flat = df.reset_index() if any(n is not None for n in df.index.names) else df.reset_index(drop=True)
-    header = [(" · ".join(str(part) for part in c if str(part)) if isinstance(c, tuple) else str(c))
-              .replace("|", "\\|") for c in flat.columns]
+    header = [column_label(c).replace("|", "\\|") for c in flat.columns]
     rows, previous = [], object()
     for record in flat.itertuples(index=False):
         cells = [_cell(v, digits) for v in record]

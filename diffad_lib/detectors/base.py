@@ -92,14 +92,9 @@ class BaseDetector(BaseEstimator):
     def _validate(self, X: Any, *, reset: bool, name: str = "X") -> np.ndarray:
         """X as float64 (n, C) series or (N, C, *S) samples; checks the channels seen in fit."""
         if self._input == "series":
-            policy = getattr(self, "nan_policy", None)
-            try:
-                arr = as_float_array(X, name=name, ndim=(1, 2), min_length=self._min_length,
-                                     allow_nan=policy == "mask")
-            except ValueError as err:
-                if policy == "raise" and "NaN first" in str(err):
-                    raise ValueError(f"{err}; pass nan_policy='mask' to treat NaN as a missing value") from None
-                raise
+            policy = getattr(self, "nan_policy", None)  # only detectors that can mask NaN have one
+            arr = as_float_array(X, name=name, ndim=(1, 2), min_length=self._min_length, allow_nan=policy == "mask",
+                                 nan_hint="; pass nan_policy='mask' to treat NaN as a missing value" if policy else "")
             if arr.ndim == 1 and not reset and self.n_features_in_ != 1:
                 raise ValueError(f"{name} is 1-D (one channel) but {type(self).__name__} was fitted on "
                                  f"{self.n_features_in_} channels; Reshape your data to (n_samples, "

@@ -199,9 +199,9 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         scaled = {}
         parts: dict[str, list[tuple[np.ndarray, int]]] = {"fit": [], "val": []}
         masks: dict[str, list[np.ndarray]] = {"fit": [], "val": []}  # observed (1) / missing (0) per entry
+        missing = any(np.isnan(arr).any() for arr in series)  # only with nan_policy="mask"
         for key, arr, k in zip(keys, series, n_fit, strict=True):
-            if cond and np.isnan(arr[:, cond]).any():
-                raise ValueError(f"condition channels {cond} must be complete; NaN found in entity {key}")
+            self._check_complete_conditions(arr, cond, name=f"entity {key}")
             self.scalers_[key] = ChannelScaler(self.scaling).fit(arr[:k])
             scaled[key] = self.scalers_[key].transform(arr)
             # the model trains on values clipped to ±FIT_CLIP scaled units: one glitch in the training
@@ -212,13 +212,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             # training data does not widen the range that test values are measured against
             self.fit_ranges_[key] = np.nanquantile(np.abs(clipped[:k][:, target]), 1.0 - RANGE_Q, axis=0,
                                                    method="lower")  # (n_target,)
-            observed = (~np.isnan(scaled[key])).astype(np.float64)
-            parts["fit"].append((frame(fit_part[:k], self.window, self._hop), key))
-            masks["fit"].append(frame(observed[:k], self.window, self._hop)[:, target])
-            if len(arr) - k >= self.window:
-                parts["val"].append((frame(fit_part[k:], self.window, self._hop), key))
-                masks["val"].append(frame(observed[k:], self.window, self._hop)[:, target])
-        missing = any((m < 1).any() for m in masks["fit"] + masks["val"])
+            observed = (~np.isnan(scaled[key])).astype(np.float64) if missing else None
+            spans = {"fit": slice(0, k)} | ({"val": slice(k, None)} if len(arr) - k >= self.window else {})
+            for part, rows in spans.items():
+                parts[part].append((frame(fit_part[rows], self.window, self._hop), key))
+                if missing:
+                    masks[part].append(frame(observed[rows], self.window, self._hop)[:, target])
         defaults: dict[str, Any] = {"in_channels": len(target)}
         if self.model == "mlp":
             defaults["window"] = self.window
@@ -255,6 +254,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             ents = np.concatenate([np.full(len(w), key) for w, key in framed])
             conditions["entity"] = torch.as_tensor(ents, dtype=torch.long)
         return torch.as_tensor(windows, dtype=torch.float32), conditions
+
+    @staticmethod
+    def _check_complete_conditions(X: np.ndarray, cond: list[int], *, name: str) -> None:
+        """Condition channels are model inputs and cannot be masked: refuse NaN in them."""
+        if cond and np.isnan(X[:, cond]).any():
+            raise ValueError(f"condition channels {cond} must be complete; {name} holds NaN in them")
 
     # -- scoring ------------------------------------------------------------------------------
     def _scaler(self, entity: int) -> ChannelScaler:
@@ -337,9 +342,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
 
     def score_entity(self, X: np.ndarray, entity: int) -> np.ndarray:
         """Scores of a validated series (n, C) of a fitted entity: (n,) float64."""
-        _, cond = self._channels(X.shape[1])
-        if cond and np.isnan(X[:, cond]).any():
-            raise ValueError(f"condition channels {cond} must be complete; X holds NaN in them")
+        self._check_complete_conditions(X, self._channels(X.shape[1])[1], name="X")
         return self._score_errors(self._errors_scaled(self._scaler(entity).transform(X), entity), entity)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
