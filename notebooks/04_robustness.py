@@ -403,13 +403,14 @@ glue("ch4_miss_in_model", ", ".join(f"{p} {d.loc[p, 'VUS-PR, ' + IN_MODEL]:.3f}"
 glue("ch4_miss_diff_burst", ", ".join(f"{c.removeprefix('VUS-PR, ')} {v:.3f}" for c, v in d.loc["burst"].items()))
 
 # %% tags=["hide-input"]
+COLORS = {how: f"C{i}" for i, how in enumerate(HANDLINGS["diffadt"])}
 fig, axes = plt.subplots(2, len(METHODS), figsize=(3.6 * len(METHODS), 5.4), sharex=True, squeeze=False)
 for col, m in enumerate(METHODS):
     for row, metric in enumerate(("vus_pr", "f1")):
         ax = axes[row, col]
         for (pattern, how), g in missing[missing.method == NAMES[m]].groupby(["pattern", "handling"]):
             ax.plot(g["missing (%)"], g[metric], marker="o", ls="-" if pattern == "random" else "--",
-                    label=f"{how}, {pattern}")
+                    color=COLORS[how], label=f"{how}, {pattern}")  # one colour per handling in every panel
         ax.set(title=NAMES[m] if row == 0 else "", ylabel=metrics.METRIC_COLUMNS[metric],
                xlabel="missing test steps (%)" if row else "")
 axes[0, 0].legend(fontsize=7)
