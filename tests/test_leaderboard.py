@@ -81,8 +81,9 @@ def test_bad_arguments_are_named():
 def test_the_development_series_are_disjoint_from_the_reported_ones():
     dev, default = lb.PROFILES["dev"], lb.PROFILES["default"]
     for d in lb.DATASETS:
-        reported = {p.name for p in lb.load_problems(d, n_series=default["n_series"][d],
+        reported = {p.name for p in lb.load_problems(d, names=default["series"][d],
                                                      max_train=default["max_train"], max_test=default["max_test"])}
+        assert reported == set(default["series"][d]), d  # every reported series loads
         chosen = lb.load_problems(d, names=dev["series"][d], max_train=dev["max_train"], max_test=dev["max_test"])
         assert sorted(p.name for p in chosen) == sorted(dev["series"][d]), d  # every development series loads
         assert not reported & set(dev["series"][d]), d
