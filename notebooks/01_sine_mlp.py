@@ -182,9 +182,11 @@ def take_snapshot(epoch, model):
 
 
 # shared by the detector of Table 1 and the window-length sweep
-# the paper's detector: min-max scaling, the point distance |x - x̂| unsmoothed, every epoch trained
+# the paper's detector: min-max scaling, the point distance |x - x̂| to one reconstruction unsmoothed,
+# every epoch trained
 mlp_params = dict(model_params={"hidden": hidden, "n_layers": n_layers}, hop=hop, n_steps=n_steps, t0=t0,
-                  sample_steps=sample_steps, batch_size=batch_size, lr=lr, warmup_frac=0.05, random_state=seed,
+                  sample_steps=sample_steps, n_samples=1, batch_size=batch_size, lr=lr, warmup_frac=0.05,
+                  random_state=seed,
                   scaling="minmax", score_method="reconstruction", calibration="none", smoothing="none",
                   patience=None)
 detector = make_detector("diffusion", window=window, epochs=epochs, val_fraction=val_fraction, progress=True,

@@ -186,7 +186,8 @@ def test_score_reconstruction_matches_decision_function_and_scaling_is_fit_on_tr
 
 def test_seeded_regression_values():
     """Scores of a fixed tiny configuration (CPU, one thread), recorded when the default score became
-    the calibrated, Hann-smoothed denoising error with robust scaling and a held-out fifth.
+    the calibrated, Hann-smoothed denoising error with robust scaling and a held-out fifth, and again
+    when it became the size of the mean signed error of 8 draws per noise level.
 
     A change in initialisation, training draws, reconstruction noise or scoring moves them; the
     tolerance allows float rounding across BLAS builds only.
@@ -196,8 +197,35 @@ def test_seeded_regression_values():
     det = DiffusionDetector(window=16, hop=4, n_steps=20, t0=5, epochs=3, batch_size=16,
                             model_params={"hidden": 32, "n_layers": 2}, random_state=0).fit(x)
     s = det.decision_function(x)
-    np.testing.assert_allclose(s[[0, 50, 199, 399]], [0.98045799, 0.41215286, 0.20004107, 0.4402067], rtol=2e-4)
-    assert det.threshold_ == pytest.approx(0.75458658, rel=2e-4)
+    np.testing.assert_allclose(s[[0, 50, 199, 399]], [1.91898962, -0.10488161, 0.21821061, 1.02634518], rtol=2e-4)
+    assert det.threshold_ == pytest.approx(1.09254512, rel=2e-4)
+
+
+class _ZeroDenoiser(torch.nn.Module):
+    """Predicts ε̂ = 0 whatever its input (one parameter, so the detector can find its device)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, t, **kwargs):
+        return x * self.w * 0.0  # a zero gradient: training leaves w at 0
+
+
+@pytest.mark.parametrize("n_samples", [1, 4, 16])
+def test_denoising_score_averages_the_signed_errors_of_the_draws(n_samples):
+    """With ε̂ ≡ 0 the error of one draw is the noise itself, which no input explains: the score of
+    n draws is |mean of n standard normals|, whose mean is √(2/π)/√n (a mean of |ε̂ − ε| would stay
+    at √(2/π) whatever n)."""
+    x = sine(2000, 3)
+    det = DiffusionDetector(_ZeroDenoiser(), window=16, hop=16, n_steps=20, t0=8, max_steps=1,
+                            n_samples=n_samples, val_fraction=0.0, smoothing="none", random_state=0).fit(x)
+    scaled = det.scalers_[0].transform(x)
+    # per step, averaged over the 4 noise levels, less the term for values beyond the training range
+    errors = det._errors_scaled(scaled, 0) - det._excess(scaled, 0)
+    per_level = np.sqrt(2 / np.pi) / np.sqrt(n_samples)
+    # the mean over 2000 steps x 4 levels of independent |N(0, 1/n)|: within 4 % of its expectation
+    assert errors.mean() == pytest.approx(per_level, rel=0.04)
 
 
 # --------------------------------------------------------------------------- missing values (nan_policy)
