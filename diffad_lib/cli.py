@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--datasets", nargs="*", default=None, help="subset of SMAP MSL SMD NAB UCR (default: all)")
     board.add_argument("--methods", nargs="*", default=None, help="registry names (default: every series method)")
     board.add_argument("--jobs", "-j", type=_positive_int, default=1, help="series scored at a time (default 1)")
+    board.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("METHOD.NAME", "VALUE"),
+                       help="set a method's parameter on top of the profile (value read as YAML), "
+                            "e.g. -p diffusion.min_steps 12000; repeatable")
     board.add_argument("--output", "-o", default=None,
                        help="JSON file (default: results/leaderboard_<profile>.json in the repository)")
 
@@ -97,11 +100,15 @@ def _run(args: argparse.Namespace) -> None:
         for profile, values in runner.load_profiles().get(source.stem, {}).items():
             print(f"profile {profile}: {values}")
     elif args.command == "leaderboard":
-        from diffad_lib.leaderboard import DATASETS, run_leaderboard
+        from diffad_lib.leaderboard import DATASETS, parse_overrides, run_leaderboard
 
+        overrides = parse_overrides(args.parameter)
+        if overrides and not args.output:
+            raise ValueError("a run with -p is a variant: name its file with --output, so it does not replace "
+                             f"results/leaderboard_{args.profile}.json")
         output = args.output or runner.repo_root() / "results" / f"leaderboard_{args.profile}.json"
         doc = run_leaderboard(profile=args.profile, datasets=args.datasets or DATASETS, methods=args.methods,
-                              jobs=args.jobs, output=output)
+                              jobs=args.jobs, output=output, overrides=overrides)
         print(f"leaderboard ({doc['meta']['seconds']} s) written to {output}")
     elif args.command == "data":
         from diffad_lib.data import prepare

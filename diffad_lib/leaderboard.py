@@ -48,8 +48,8 @@ from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.telemetry import Entity
 from diffad_lib.utils import spread
 
-__all__ = ["DATASETS", "METRICS", "PROFILES", "leaderboard_table", "load_problems", "run_leaderboard",
-           "score_problem"]
+__all__ = ["DATASETS", "METRICS", "PROFILES", "leaderboard_table", "load_problems", "parse_overrides",
+           "run_leaderboard", "score_problem"]
 
 DATASETS: tuple[str, ...] = ("SMAP", "MSL", "SMD", "NAB", "UCR")
 METRICS: tuple[str, ...] = ("vus_pr", "pr_auc", "roc_auc", "f1", "f1_pa")
@@ -267,6 +267,7 @@ def run_leaderboard(
     jobs: int = 1,
     output: str | Path | None = None,
     progress: bool = True,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run the leaderboard and return (and, with ``output``, write atomically) its JSON document.
 
@@ -281,6 +282,11 @@ def run_leaderboard(
     output : path, optional
     progress : bool, default True
         A progress bar over series.
+    overrides : dict method -> {parameter: value}, optional
+        Parameters set on top of the profile's, e.g. ``{"diffusion": {"min_steps": 12000}}``: a
+        variant of a method scored with the same protocol (how the defaults are compared on the
+        ``dev`` series). Recorded in the JSON's ``meta``; unknown methods or parameter names are
+        refused before anything runs.
 
     Returns
     -------
@@ -301,7 +307,7 @@ def run_leaderboard(
     if unknown or not methods:
         raise ValueError(f"methods must be a non-empty subset of {valid}; got {methods}")
     cfg = PROFILES[profile]
-    params = cfg["params"]
+    params = _with_overrides(cfg["params"], overrides or {}, methods)
     start = time.perf_counter()
     problems: list[Entity] = []
     for d in datasets:
@@ -325,12 +331,12 @@ def run_leaderboard(
                 bar.update()
     bar.close()
     doc = {
-        "meta": {"commit": _commit(), "command": f"diffad leaderboard --profile {profile}",
+        "meta": {"commit": _commit(), "command": _command(profile, datasets, methods, overrides or {}),
                  "device": _device(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
                  "profile": profile, "seconds": round(time.perf_counter() - start, 1), "jobs": jobs,
                  "smoothing": f"{SMOOTHING[0]} {SMOOTHING[1]}", "threshold": "three_sigma",
                  "val_fraction": VAL_FRACTION, "max_train": cfg["max_train"], "max_test": cfg["max_test"],
-                 "params": params, "python": sys.version.split()[0]},
+                 "params": params, "overrides": overrides or {}, "python": sys.version.split()[0]},
         "datasets": {d: _means(series[d], methods) for d in datasets},
         "series": {d: {k: series[d][k] for k in sorted(series[d])} for d in datasets},
     }
@@ -340,6 +346,55 @@ def run_leaderboard(
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(output, json.dumps(doc, indent=1, sort_keys=False) + "\n")
     return doc
+
+
+def _with_overrides(base: dict[str, dict[str, Any]], overrides: dict[str, dict[str, Any]],
+                    methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """A profile's parameters with ``overrides`` set on top (a new dict; the profile is unchanged).
+    Each method's parameters are checked by building its detector, so an unknown name fails here."""
+    from diffad_lib.experiments import make_detector
+
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise TypeError("overrides must map a method name to a dict of its parameters, "
+                        "e.g. {'diffusion': {'min_steps': 12000}}")
+    stray = sorted(set(overrides) - set(methods))
+    if stray:
+        raise ValueError(f"overrides name methods {stray} that this run does not score; it scores {list(methods)}")
+    params = {m: dict(p) for m, p in base.items()}
+    for m, extra in overrides.items():
+        params[m] = {**params.get(m, {}), **extra}
+        make_detector(m, **params[m])  # ValueError naming the valid parameters
+    return params
+
+
+def _command(profile: str, datasets: Sequence[str], methods: Sequence[str],
+             overrides: dict[str, dict[str, Any]]) -> str:
+    """The ``diffad leaderboard`` command line that reproduces a run."""
+    from diffad_lib.experiments import method_names
+
+    parts = ["diffad leaderboard", f"--profile {profile}"]
+    if list(datasets) != list(DATASETS):
+        parts.append("--datasets " + " ".join(datasets))
+    if list(methods) != list(method_names(input="series")):
+        parts.append("--methods " + " ".join(methods))
+    for m, extra in overrides.items():
+        parts += [f"-p {m}.{k} '{json.dumps(v)}'" for k, v in extra.items()]
+    return " ".join(parts)
+
+
+def parse_overrides(pairs: Sequence[Sequence[str]] | None) -> dict[str, dict[str, Any]]:
+    """``[("diffusion.min_steps", "12000")]`` -> ``{"diffusion": {"min_steps": 12000}}`` (values read
+    as YAML, as ``diffad run -p`` reads them)."""
+    from diffad_lib.runner import parse_overrides as parse_values
+
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in pairs or ():
+        method, dot, name = key.partition(".")
+        if not dot or not method or not name:
+            raise ValueError(f"a leaderboard parameter is named METHOD.PARAMETER (e.g. diffusion.min_steps); "
+                             f"got {key!r}")
+        out.setdefault(method, {}).update(parse_values([(name, value)]))
+    return out
 
 
 def _bar(total: int, enabled: bool) -> Any:

@@ -89,3 +89,37 @@ def test_the_development_series_are_disjoint_from_the_reported_ones():
         assert not reported & set(dev["series"][d]), d
     with pytest.raises(ValueError, match="no NAB series"):
         lb.load_problems("NAB", names=["no/such_series"])
+
+
+def test_overrides_score_a_variant_and_are_recorded(tmp_path):
+    base = lb.run_leaderboard(profile="smoke", datasets=["NAB"], methods=["diffusion"], progress=False)
+    out = tmp_path / "variant.json"
+    doc = lb.run_leaderboard(profile="smoke", datasets=["NAB"], methods=["diffusion"], progress=False, output=out,
+                             overrides={"diffusion": {"window": 8}})
+    assert doc["meta"]["overrides"] == {"diffusion": {"window": 8}}
+    assert doc["meta"]["params"]["diffusion"]["window"] == 8
+    assert doc["meta"]["params"]["diffusion"]["max_steps"] == lb.PROFILES["smoke"]["params"]["diffusion"]["max_steps"]
+    assert "window" not in lb.PROFILES["smoke"]["params"]["diffusion"]  # the profile itself is unchanged
+    assert doc["meta"]["command"] == "diffad leaderboard --profile smoke --datasets NAB --methods diffusion " \
+                                     "-p diffusion.window '8'"
+    assert doc["datasets"]["NAB"]["diffusion"] != base["datasets"]["NAB"]["diffusion"]
+
+
+def test_bad_overrides_are_named(tmp_path):
+    assert lb.parse_overrides([("diffusion.min_steps", "12000"), ("diffusion.patience", "null"),
+                               ("kmeans.n_clusters", "4")]) == {
+        "diffusion": {"min_steps": 12000, "patience": None}, "kmeans": {"n_clusters": 4}}
+    with pytest.raises(ValueError, match="METHOD.PARAMETER"):
+        lb.parse_overrides([("min_steps", "12000")])
+    with pytest.raises(ValueError, match="unknown \\['min_step'\\]"):
+        lb.run_leaderboard(profile="smoke", methods=["diffusion"], overrides={"diffusion": {"min_step": 1}})
+    with pytest.raises(ValueError, match="does not score"):
+        lb.run_leaderboard(profile="smoke", methods=["zscore"], overrides={"kmeans": {"n_clusters": 4}})
+    with pytest.raises(TypeError, match="overrides"):
+        lb.run_leaderboard(profile="smoke", methods=["zscore"], overrides={"zscore": 3})
+    # a variant must name its own file, so it cannot replace the committed board
+    assert main(["leaderboard", "--profile", "smoke", "-p", "kmeans.n_clusters", "4"]) == 2
+    out = tmp_path / "km.json"
+    assert main(["leaderboard", "--profile", "smoke", "--datasets", "UCR", "--methods", "kmeans", "random",
+                 "-p", "kmeans.n_clusters", "4", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["meta"]["overrides"] == {"kmeans": {"n_clusters": 4}}
