@@ -228,6 +228,26 @@ def test_denoising_score_averages_the_signed_errors_of_the_draws(n_samples):
     assert errors.mean() == pytest.approx(per_level, rel=0.04)
 
 
+def test_level_errors_are_the_rows_the_denoising_score_averages():
+    x = np.hstack([sine(600, 2), sine(600, 3)])  # two channels
+    det = DiffusionDetector(**FAST, n_samples=2).fit(x)
+    levels = det.score_levels
+    rows = det.level_errors(x)
+    assert rows.shape == (len(levels), len(x), 2)
+    scaled = det.scalers_[0].transform(x)
+    # the score's errors are the mean of the rows plus the out-of-range term, draw for draw
+    np.testing.assert_allclose(rows.mean(axis=0) + det._excess(scaled, 0), det._errors_scaled(scaled, 0),
+                               rtol=1e-6, atol=1e-7)
+    # one level alone: its row of the full set (the same seeded draws come first)
+    np.testing.assert_allclose(det.level_errors(x, levels=levels[:1])[0], rows[0], rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="levels"):
+        det.level_errors(x, levels=[0])
+    with pytest.raises(ValueError, match="levels"):
+        det.level_errors(x, levels=[])
+    with pytest.raises(ValueError, match="X"):
+        det.level_errors(x[:, :1])
+
+
 # --------------------------------------------------------------------------- missing values (nan_policy)
 
 def _holes(x, fraction, seed):
