@@ -317,12 +317,15 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             errors = np.abs(scaled[:, target] - self._reconstruct_scaled(scaled, entity)) ** self.distance
             return errors + self._excess(scaled[:, target], entity)
         # + the excess, NaN where a value is missing: those errors are left out of the score
-        per_level = self._level_errors(scaled, entity, self.score_levels)  # (n_levels, n, n_target)
-        return per_level.mean(axis=0) + self._excess(scaled[:, target], entity)
+        mean = self._level_errors(scaled, entity, self.score_levels, average=True)[0]  # (n, n_target)
+        return mean + self._excess(scaled[:, target], entity)
 
-    def _level_errors(self, scaled: np.ndarray, entity: int, levels: Sequence[int]) -> np.ndarray:
+    def _level_errors(self, scaled: np.ndarray, entity: int, levels: Sequence[int], *,
+                      average: bool = False) -> np.ndarray:
         """``|mean_k(ε̂(x_t^k, t) − ε^k)|^p`` over ``n_samples`` draws at each noise level t (1-based) of a
-        scaled series (n, C): (n_levels, n, n_target). Draws are taken level by level within each batch."""
+        scaled series (n, C): (n_levels, n, n_target), or with ``average`` their mean over the levels,
+        (1, n, n_target), taken per batch so a long series never holds every level at once. Draws are
+        taken level by level within each batch, the same either way."""
         n_target = len(self._channels(scaled.shape[1])[0])
         generator = self._generator()
 
@@ -335,10 +338,13 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
                     eps = randn_like(x0, generator)
                     signed += self.model_(self.schedule_.q_sample(x0, tt, eps), tt, **kwargs) - eps
                 per_level.append((signed / self.n_samples).abs() ** self.distance)
+            if average:
+                return sum(per_level) / len(levels)  # (B, n_target, L)
             return torch.cat(per_level, dim=1)  # (B, n_levels * n_target, L)
 
-        stitched = self._window_pass(scaled, entity, fn, n_out=len(levels) * n_target)  # (n, n_levels * n_target)
-        return stitched.reshape(len(scaled), len(levels), n_target).transpose(1, 0, 2)
+        n_rows = 1 if average else len(levels)
+        stitched = self._window_pass(scaled, entity, fn, n_out=n_rows * n_target)  # (n, n_rows * n_target)
+        return stitched.reshape(len(scaled), n_rows, n_target).transpose(1, 0, 2)
 
     def level_errors(self, X: Any, *, levels: Sequence[int] | None = None, entity: int = 0) -> np.ndarray:
         """The denoising errors of X at each noise level separately: (n_levels, n_samples, n_target) float64.
