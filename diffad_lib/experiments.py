@@ -103,6 +103,7 @@ METHODS: dict[str, Method] = {
     "iforest": Method("Isolation Forest", baselines.IsolationForestDetector, "series", "baseline"),
     "pca": Method("PCA", baselines.PCADetector, "series", "baseline"),
     "kmeans": Method("k-means", baselines.KMeansDetector, "series", "baseline"),
+    "knn": Method("k-nearest neighbours", baselines.KNNDetector, "series", "baseline"),
     "ocsvm": Method("one-class SVM", baselines.OCSVMDetector, "series", "baseline"),
     "kpca": Method("kernel PCA", baselines.KernelPCADetector, "series", "baseline"),
     "autoencoder": Method("autoencoder", baselines.AutoencoderDetector, "series", "baseline"),

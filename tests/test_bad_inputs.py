@@ -32,6 +32,7 @@ SMALL: dict[str, dict] = {
     "iforest": dict(window=4, n_estimators=10),
     "pca": dict(window=4, n_components=2),
     "kmeans": dict(window=4, n_clusters=3),
+    "knn": dict(window=4),
     "ocsvm": dict(window=4, max_train=100),
     "kpca": dict(window=4, max_train=50, n_components=4),
     "autoencoder": dict(window=8, hop=4, epochs=2),

@@ -36,6 +36,7 @@ FAST = {
     "iforest": {"window": 16, "n_estimators": 50},
     "pca": {"window": 16},
     "kmeans": {"window": 16},
+    "knn": {"window": 16},
     "ocsvm": {"window": 16, "max_train": 500},
     "kpca": {"window": 16, "max_train": 300},
     "autoencoder": {"window": 16, "hop": 2, "epochs": 60, "batch_size": 32, "lr": 3e-3},
@@ -135,3 +136,36 @@ def test_contract_errors():
     with pytest.raises(ValueError, match="reduce must be one of"):
         B.PCADetector(reduce="median").fit(train)
     assert repr(B.PCADetector(window=8)) == "PCADetector(window=8)"
+
+
+def test_knn_scores_the_distance_to_the_kth_training_window():
+    rng = np.random.default_rng(3)
+    train = rng.standard_normal((200, 2))
+    det = B.KNNDetector(window=4, hop=1, n_neighbors=3).fit(train)
+    test = rng.standard_normal((50, 2))
+    # by hand: the same standardised windows, distances to every training window, the 3rd smallest
+    tr = det._fitting_windows(train).reshape(-1, 8)
+    te = det._windows(test).reshape(-1, 8)
+    d = np.sort(np.linalg.norm(te[:, None, :] - tr[None, :, :], axis=2), axis=1)
+    np.testing.assert_allclose(det._score_windows(te), d[:, 2], rtol=1e-10)
+    mean = B.KNNDetector(window=4, hop=1, n_neighbors=3, method="mean").fit(train)
+    np.testing.assert_allclose(mean._score_windows(te), d[:, :3].mean(axis=1), rtol=1e-10)
+    # a stored window is its own nearest neighbour
+    one = B.KNNDetector(window=4, hop=1).fit(train)
+    assert np.allclose(one._score_windows(tr), 0.0)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        B.KNNDetector(n_neighbors=0).fit(train)
+    with pytest.raises(ValueError, match="method"):
+        B.KNNDetector(method="median").fit(train)
+
+
+def test_knn_flags_a_level_between_two_training_levels():
+    # a square wave between 0 and 2; the test holds one period at 1 (inside the training range)
+    period = np.repeat(np.array([0.0, 2.0]), 20)
+    train = np.tile(period, 40)[:, None] + 0.01 * np.random.default_rng(0).standard_normal((1600, 1))
+    test = np.tile(period, 10)[:, None].copy()
+    test[200:240] = 1.0
+    y = np.zeros(len(test), dtype=int)
+    y[200:240] = 1
+    scores = B.KNNDetector(window=16).fit(train).decision_function(test)
+    assert roc_auc(y, scores) > 0.95

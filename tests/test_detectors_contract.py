@@ -33,6 +33,7 @@ SMALL = {
     "iforest": dict(window=4, n_estimators=10),
     "pca": dict(window=4),
     "kmeans": dict(window=4, n_clusters=3),
+    "knn": dict(window=4),
     "ocsvm": dict(window=4, max_train=100),
     "kpca": dict(window=4, max_train=50),
     "autoencoder": dict(window=8, hop=4, epochs=2),
@@ -112,8 +113,8 @@ SERIES_CANNOT_APPLY = {
 }
 
 
-@pytest.mark.parametrize("name", ["diffusion", "zscore", "iforest", "pca", "kmeans", "ocsvm", "kpca", "autoencoder",
-                                  "random"])
+@pytest.mark.parametrize("name", ["diffusion", "zscore", "iforest", "pca", "kmeans", "knn", "ocsvm", "kpca",
+                                  "autoencoder", "random"])
 def test_scikit_learn_estimator_checks(name):
     # tiny windows, so scikit-learn's small test matrices are long enough
     params = {**SMALL[name], "window": 1, "hop": 1} if "window" in SMALL[name] else dict(SMALL[name])
