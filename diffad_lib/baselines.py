@@ -281,7 +281,7 @@ class KNNDetector(WindowBaseline):
         k; clipped to the number of training windows. With 1 the score is the distance to the nearest
         normal window (the idea behind the matrix profile's discords, without z-normalising windows).
         On the leaderboard's development series 1 scored a mean VUS-PR of 0.538 against 0.512 for the
-        common 5 (``results/dev_variants/knn_k1.json``, ``knn_k5.json``).
+        common 5 (``results/baseline_variants/knn_k1.json``, ``knn_k5.json``).
     method : {"largest", "mean"}, default "largest"
         Score by the distance to the k-th neighbour, or the mean distance to the k nearest.
     threshold, threshold_params, val_fraction : as every detector.

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
 from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.windows import frame, stitch
@@ -321,13 +322,14 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         return mean + self._excess(scaled[:, target], entity)
 
     def _level_errors(self, scaled: np.ndarray, entity: int, levels: Sequence[int], *,
-                      average: bool = False) -> np.ndarray:
+                      average: bool = False, model: nn.Module | None = None) -> np.ndarray:
         """``|mean_k(ε̂(x_t^k, t) − ε^k)|^p`` over ``n_samples`` draws at each noise level t (1-based) of a
         scaled series (n, C): (n_levels, n, n_target), or with ``average`` their mean over the levels,
         (1, n, n_target), taken per batch so a long series never holds every level at once. Draws are
         taken level by level within each batch, the same either way."""
         n_target = len(self._channels(scaled.shape[1])[0])
         generator = self._generator()
+        denoiser = self.model_ if model is None else model
 
         def fn(x0: torch.Tensor, kwargs: dict) -> torch.Tensor:
             per_level = []
@@ -336,7 +338,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
                 signed = torch.zeros_like(x0)
                 for _ in range(self.n_samples):
                     eps = randn_like(x0, generator)
-                    signed += self.model_(self.schedule_.q_sample(x0, tt, eps), tt, **kwargs) - eps
+                    signed += denoiser(self.schedule_.q_sample(x0, tt, eps), tt, **kwargs) - eps
                 per_level.append((signed / self.n_samples).abs() ** self.distance)
             if average:
                 return sum(per_level) / len(levels)  # (B, n_target, L)
@@ -346,14 +348,18 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         stitched = self._window_pass(scaled, entity, fn, n_out=n_rows * n_target)  # (n, n_rows * n_target)
         return stitched.reshape(len(scaled), n_rows, n_target).transpose(1, 0, 2)
 
-    def level_errors(self, X: Any, *, levels: Sequence[int] | None = None, entity: int = 0) -> np.ndarray:
+    def level_errors(self, X: Any, *, levels: Sequence[int] | None = None, entity: int = 0,
+                     model: nn.Module | None = None) -> np.ndarray:
         """The denoising errors of X at each noise level separately: (n_levels, n_samples, n_target) float64.
 
         Row i is ``|mean_k(ε̂(x_t^k, t) − ε^k)|^distance`` at ``t = levels[i]`` (1-based steps in
         [1, n_steps]; default :attr:`score_levels`), per step and target channel, in scaled units,
         before calibration and without the out-of-range term. The denoising score averages these
         rows over :attr:`score_levels`; one row at a time shows which noise levels separate an
-        anomaly (the leaderboard page uses it to show what the denoiser misses).
+        anomaly (the leaderboard page uses it to show what the denoiser misses). ``model``: another
+        denoiser to read instead of ``model_`` (same windows, same draws), e.g. the exact denoiser of the
+        training windows, :class:`~diffad_lib.models.empirical.EmpiricalDenoiser` with
+        :meth:`fit_windows`.
         """
         check_is_fitted(self, "model_")
         arr = self._validate(X, reset=False)
@@ -363,7 +369,18 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         for t in levels:
             check_int(t, name="levels[i]", minimum=1, maximum=self.n_steps)
         self._check_complete_conditions(arr, self._channels(arr.shape[1])[1], name="X")
-        return self._level_errors(self._scaler(entity).transform(arr), entity, levels)
+        return self._level_errors(self._scaler(entity).transform(arr), entity, levels, model=model)
+
+    def fit_windows(self, X: Any, *, entity: int = 0) -> np.ndarray:
+        """The target windows (W, n_target, window) that :meth:`fit` would train on for X, the fitting part
+        of a training series: scaled by the entity's fitted scaler, clipped, framed with the detector's
+        hop (missing values as 0). For a denoiser built from the training data, such as
+        :class:`~diffad_lib.models.empirical.EmpiricalDenoiser`."""
+        check_is_fitted(self, "model_")
+        arr = self._validate(X, reset=False)
+        target, _ = self._channels(arr.shape[1])
+        clipped = np.clip(self._scaler(entity).transform(arr), -FIT_CLIP, FIT_CLIP)
+        return frame(np.nan_to_num(clipped, nan=0.0), self.window, self._hop)[:, target]
 
     def _excess(self, x: np.ndarray, entity: int) -> np.ndarray:
         """How far each scaled target value (n, n_target) lies beyond the range the model was fitted

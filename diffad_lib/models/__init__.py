@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import nn
 
+from diffad_lib.models.empirical import EmpiricalDenoiser
 from diffad_lib.models.mlp import MLPConfig, MLPDenoiser
 
 MODEL_NAMES = ("mlp", "diffwave", "wavelet_unet")
@@ -46,4 +47,4 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     raise ValueError(f"model must be one of {list(MODEL_NAMES)} or an nn.Module; got {name!r}")
 
 
-__all__ = ["MODEL_NAMES", "MLPConfig", "MLPDenoiser", "build_model"]
+__all__ = ["MODEL_NAMES", "EmpiricalDenoiser", "MLPConfig", "MLPDenoiser", "build_model"]

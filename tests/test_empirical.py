@@ -1,0 +1,88 @@
+"""The exact denoiser of a finite set of windows (diffad_lib.models.empirical)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from diffad_lib.detectors import DiffusionDetector
+from diffad_lib.models import EmpiricalDenoiser
+from diffad_lib.schedule import NoiseSchedule
+
+
+def _data(n: int = 12, seed: int = 0) -> torch.Tensor:
+    return torch.as_tensor(np.random.default_rng(seed).standard_normal((n, 2, 5)), dtype=torch.float32)
+
+
+def test_matches_the_posterior_mean_written_out():
+    sched = NoiseSchedule(50)
+    data = _data()
+    den = EmpiricalDenoiser(data, sched)
+    g = torch.Generator().manual_seed(1)
+    x_t = torch.randn((4, 2, 5), generator=g)
+    t = torch.tensor([0, 10, 30, 49])
+    out = den(x_t, t).double().numpy()
+    ab = sched.alphas_cumprod.double().numpy()
+    flat = data.reshape(len(data), -1).double().numpy()
+    for b in range(4):
+        a, s2 = np.sqrt(ab[t[b]]), 1 - ab[t[b]]
+        x = x_t[b].reshape(-1).double().numpy()
+        logp = np.array([-np.sum((x - a * xi) ** 2) / (2 * s2) for xi in flat])
+        p = np.exp(logp - logp.max())
+        p /= p.sum()
+        want = (x - a * (p @ flat)) / np.sqrt(s2)
+        np.testing.assert_allclose(out[b].reshape(-1), want, rtol=1e-4, atol=1e-5)
+
+
+def test_it_minimises_the_denoising_loss_on_its_windows():
+    sched = NoiseSchedule(50)
+    data = _data(seed=2)
+    den = EmpiricalDenoiser(data, sched)
+    g = torch.Generator().manual_seed(3)
+    x0 = data.repeat(40, 1, 1)
+    t = torch.randint(0, 50, (len(x0),), generator=g)
+    eps = torch.randn(x0.shape, generator=g)
+    x_t = sched.q_sample(x0, t, eps)
+    pred = den(x_t, t)
+    loss = ((pred - eps) ** 2).mean()
+    # at the smallest noise level a stored window is recognised and its noise recovered
+    small = den(sched.q_sample(data, torch.zeros(len(data), dtype=torch.long), eps[: len(data)]),
+                torch.zeros(len(data), dtype=torch.long))
+    torch.testing.assert_close(small, eps[: len(data)], rtol=0, atol=1e-3)
+    # any perturbation of the optimal prediction raises the loss (up to Monte-Carlo error)
+    for scale in (0.05, 0.2):
+        bent = pred + scale * torch.randn(pred.shape, generator=g)
+        assert ((bent - eps) ** 2).mean() > loss
+    assert ((pred * 0.9 - eps) ** 2).mean() > loss
+
+
+def test_bad_windows_and_inputs_are_named():
+    sched = NoiseSchedule(10)
+    with pytest.raises(ValueError, match="windows must be"):
+        EmpiricalDenoiser(torch.zeros(3, 4), sched)
+    with pytest.raises(ValueError, match="finite"):
+        EmpiricalDenoiser(torch.full((3, 1, 4), float("nan")), sched)
+    den = EmpiricalDenoiser(torch.zeros(3, 1, 4), sched)
+    with pytest.raises(ValueError, match="x_t must be"):
+        den(torch.zeros(2, 1, 5), torch.zeros(2, dtype=torch.long))
+
+
+def test_a_detector_reads_it_in_place_of_its_model():
+    t = np.arange(600)
+    x = np.sin(2 * np.pi * t / 40)[:, None] + 0.05 * np.random.default_rng(0).standard_normal((600, 1))
+    det = DiffusionDetector(window=8, n_steps=20, t0=4, max_steps=30, model_params={"hidden": 16, "n_layers": 1},
+                            smoothing="none").fit(x)
+    windows = det.fit_windows(x[: det._n_fit(len(x))])
+    assert windows.shape[1:] == (1, 8)
+    exact = EmpiricalDenoiser(torch.as_tensor(windows), det.schedule_)
+    test = x[:200].copy()
+    test[100:120] = 0.0  # a flat stretch
+    learned = det.level_errors(test, levels=[2, 4])
+    memorised = det.level_errors(test, levels=[2, 4], model=exact)
+    assert memorised.shape == learned.shape == (2, 200, 1)
+    assert not np.allclose(memorised, learned)
+    # the exact denoiser of the training windows tells the flat stretch from the sine around it
+    assert memorised[:, 100:120].mean() > 3 * memorised[:, :80].mean()
+    with pytest.raises(ValueError, match="levels"):
+        det.level_errors(test, levels=[0], model=exact)
