@@ -229,7 +229,9 @@ class PCADetector(WindowBaseline):
 
     def _fit_windows(self, feats: np.ndarray) -> None:
         k = max(1, min(self.n_components, min(feats.shape) - 1))
-        self.model_ = PCA(n_components=k).fit(feats)
+        # the exact SVD: scikit-learn's "auto" picks an unseeded randomized SVD for inputs wider or longer
+        # than 500, and two runs on the same SMD machine then differed (by 0.0005 in its VUS-PR)
+        self.model_ = PCA(n_components=k, svd_solver="full").fit(feats)
 
     def _score_windows(self, feats: np.ndarray) -> np.ndarray:
         recon = self.model_.inverse_transform(self.model_.transform(feats))  # (W, D)

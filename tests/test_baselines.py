@@ -169,3 +169,14 @@ def test_knn_flags_a_level_between_two_training_levels():
     y[200:240] = 1
     scores = B.KNNDetector(window=16).fit(train).decision_function(test)
     assert roc_auc(y, scores) > 0.95
+
+
+def test_pca_is_deterministic_on_wide_windows():
+    # 40 channels x 16 steps = 640 values per window: scikit-learn's "auto" solver would pick an
+    # unseeded randomized SVD here, so two fits could differ
+    rng = np.random.default_rng(5)
+    train = rng.standard_normal((700, 40)) @ rng.standard_normal((40, 40))
+    test = rng.standard_normal((200, 40)) @ rng.standard_normal((40, 40))
+    a = B.PCADetector(window=16).fit(train).decision_function(test)
+    b = B.PCADetector(window=16).fit(train).decision_function(test)
+    np.testing.assert_array_equal(a, b)
