@@ -243,10 +243,18 @@ def _task(problem: Entity, methods: Sequence[str], params: dict[str, dict[str, A
 
 
 def _commit() -> str:
+    """The short commit of the library's checkout, with ``+dirty`` when ``diffad_lib`` holds uncommitted
+    changes (the scores then come from code no commit holds); ``unknown`` outside a git checkout."""
+    here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
+                             cwd=here)
+        commit = out.stdout.strip()
+        if not commit:
+            return "unknown"
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+                                capture_output=True, text=True, timeout=10, cwd=here)
+        return commit + ("+dirty" if status.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -308,6 +316,7 @@ def run_leaderboard(
         raise ValueError(f"methods must be a non-empty subset of {valid}; got {methods}")
     cfg = PROFILES[profile]
     params = _with_overrides(cfg["params"], overrides or {}, methods)
+    commit = _commit()  # the code the run starts with (a commit made while it runs is not it)
     start = time.perf_counter()
     problems: list[Entity] = []
     for d in datasets:
@@ -331,7 +340,7 @@ def run_leaderboard(
                 bar.update()
     bar.close()
     doc = {
-        "meta": {"commit": _commit(), "command": _command(profile, datasets, methods, overrides or {}),
+        "meta": {"commit": commit, "command": _command(profile, datasets, methods, overrides or {}),
                  "device": _device(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
                  "profile": profile, "seconds": round(time.perf_counter() - start, 1), "jobs": jobs,
                  "smoothing": f"{SMOOTHING[0]} {SMOOTHING[1]}", "threshold": "three_sigma",

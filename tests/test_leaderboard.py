@@ -123,3 +123,16 @@ def test_bad_overrides_are_named(tmp_path):
     assert main(["leaderboard", "--profile", "smoke", "--datasets", "UCR", "--methods", "kmeans", "random",
                  "-p", "kmeans.n_clusters", "4", "-o", str(out)]) == 0
     assert json.loads(out.read_text())["meta"]["overrides"] == {"kmeans": {"n_clusters": 4}}
+
+
+def test_the_recorded_commit_names_uncommitted_library_code():
+    import subprocess
+
+    root = lb.Path(lb.__file__).resolve().parent
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=root).stdout.strip()
+    if not head:
+        pytest.skip("not a git checkout")
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], capture_output=True,
+                           text=True, cwd=root).stdout.strip()
+    assert lb._commit() == head + ("+dirty" if dirty else "")
