@@ -179,9 +179,11 @@ if doc is not None:
 # flat stretch at any height, so a stretch at a new height looks clean to it at every noise level.
 # Trained longer, it fits the training windows more closely and the development means move (the
 # `min_steps` row of {numref}`lb-variant-table`), at several times the fitting cost, which is why
-# the default budget stays shorter. On the long cycles of UCR and NAB a window of 16 steps is too short for any
-# method that sees one. Where a dataset's series are mostly of these kinds, a baseline leads. The
-# spreads in {numref}`lb-spread` show how far apart the series of one dataset lie.
+# the default budget stays shorter. On the long cycles of UCR and NAB a window of 16 steps sees only
+# part of a cycle, and what separates the methods there is how closely they remember the training
+# windows (the last section of this page shows it on one series). Where a dataset's series are
+# mostly of these kinds, a baseline leads. The spreads in {numref}`lb-spread` show how far apart the
+# series of one dataset lie.
 #
 # **k-nearest neighbours, the strongest simple baseline.** The *k-nearest neighbours* row (added in
 # December 2026) keeps every training window and scores a window by its distance to the nearest one
