@@ -421,8 +421,7 @@ diag_levels = sorted({t for t in (1, 2, 5, 10, 20, 40, 60, 80, 100) if t <= diag
 per_level = diag_det.level_errors(diag.test, levels=diag_levels).mean(axis=2)  # (levels, n): mean over channels
 level_vus = [_board_vus(row) for row in per_level]
 # the exact denoiser of the windows the network was trained on (the fitting part, not the held-out fifth)
-exact = EmpiricalDenoiser(torch.as_tensor(diag_det.fit_windows(diag.train[: diag_det._n_fit(len(diag.train))])),
-                          diag_det.schedule_)
+exact = EmpiricalDenoiser(torch.as_tensor(diag_det.fit_windows(diag.train)), diag_det.schedule_)
 exact_vus = [_board_vus(row) for row in diag_det.level_errors(diag.test, levels=diag_levels, model=exact).mean(axis=2)]
 # the references scored exactly as on the board
 reference = {m: r["vus_pr"] for m, r in

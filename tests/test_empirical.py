@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from diffad_lib.data.windows import window_starts
 from diffad_lib.detectors import DiffusionDetector
 from diffad_lib.models import EmpiricalDenoiser
 from diffad_lib.schedule import NoiseSchedule
@@ -73,8 +74,14 @@ def test_a_detector_reads_it_in_place_of_its_model():
     x = np.sin(2 * np.pi * t / 40)[:, None] + 0.05 * np.random.default_rng(0).standard_normal((600, 1))
     det = DiffusionDetector(window=8, n_steps=20, t0=4, max_steps=30, model_params={"hidden": 16, "n_layers": 1},
                             smoothing="none").fit(x)
-    windows = det.fit_windows(x[: det._n_fit(len(x))])
-    assert windows.shape[1:] == (1, 8)
+    windows = det.fit_windows(x)
+    n_fit = det._n_fit(len(x))  # the held-out fifth is not among them
+    starts = window_starts(n_fit, 8, det._hop)
+    assert windows.shape == (len(starts), 1, 8)
+    scaled = det.scalers_[0].transform(x)
+    np.testing.assert_allclose(windows[-1, 0], scaled[starts[-1]: starts[-1] + 8, 0])
+    with pytest.raises(ValueError, match="leaves 7 to fit"):
+        det.fit_windows(x[:9])  # long enough for a window, but its fitting part (7 steps) is not
     exact = EmpiricalDenoiser(torch.as_tensor(windows), det.schedule_)
     test = x[:200].copy()
     test[100:120] = 0.0  # a flat stretch

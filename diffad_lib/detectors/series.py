@@ -372,13 +372,14 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         return self._level_errors(self._scaler(entity).transform(arr), entity, levels, model=model)
 
     def fit_windows(self, X: Any, *, entity: int = 0) -> np.ndarray:
-        """The target windows (W, n_target, window) that :meth:`fit` would train on for X, the fitting part
-        of a training series: scaled by the entity's fitted scaler, clipped, framed with the detector's
-        hop (missing values as 0). For a denoiser built from the training data, such as
-        :class:`~diffad_lib.models.empirical.EmpiricalDenoiser`."""
+        """The target windows (W, n_target, window) the denoiser was trained on, for the training series X
+        that was given to :meth:`fit`: its fitting part (without the held-out ``val_fraction``), scaled by
+        the entity's fitted scaler, clipped, framed with the detector's hop (missing values as 0). For a
+        denoiser built from the training data, such as :class:`~diffad_lib.models.empirical.EmpiricalDenoiser`."""
         check_is_fitted(self, "model_")
         arr = self._validate(X, reset=False)
         target, _ = self._channels(arr.shape[1])
+        arr = arr[: self._n_fit(len(arr))]  # refuses a series too short to split as fit did
         clipped = np.clip(self._scaler(entity).transform(arr), -FIT_CLIP, FIT_CLIP)
         return frame(np.nan_to_num(clipped, nan=0.0), self.window, self._hop)[:, target]
 
