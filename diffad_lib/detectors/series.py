@@ -350,7 +350,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
 
     def level_errors(self, X: Any, *, levels: Sequence[int] | None = None, entity: int = 0,
                      model: nn.Module | None = None) -> np.ndarray:
-        """The denoising errors of X at each noise level separately: (n_levels, n_samples, n_target) float64.
+        """The denoising errors of X at each noise level separately: (n_levels, n, n_target) float64 for n steps.
 
         Row i is ``|mean_k(ε̂(x_t^k, t) − ε^k)|^distance`` at ``t = levels[i]`` (1-based steps in
         [1, n_steps]; default :attr:`score_levels`), per step and target channel, in scaled units,
@@ -380,7 +380,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         arr = self._validate(X, reset=False)
         target, _ = self._channels(arr.shape[1])
         arr = arr[: self._n_fit(len(arr))]  # refuses a series too short to split as fit did
-        clipped = np.clip(self._scaler(entity).transform(arr), -FIT_CLIP, FIT_CLIP)
+        clipped = np.clip(self._scaler(entity).transform(arr), -FIT_CLIP, FIT_CLIP)  # as fit_entities clips
         return frame(np.nan_to_num(clipped, nan=0.0), self.window, self._hop)[:, target]
 
     def _excess(self, x: np.ndarray, entity: int) -> np.ndarray:

@@ -41,7 +41,9 @@ class EmpiricalDenoiser(nn.Module):
         if not torch.isfinite(windows).all():
             raise ValueError("windows must be finite")
         self.shape = tuple(windows.shape[1:])
-        self.register_buffer("data", windows.reshape(len(windows), -1), persistent=False)  # (N, D)
+        data = windows.reshape(len(windows), -1).double()  # (N, D), float64 once, not per call
+        self.register_buffer("data", data, persistent=False)
+        self.register_buffer("sq_norms", (data ** 2).sum(1), persistent=False)  # (N,) ‖x_i‖²
         self.register_buffer("sqrt_ab", schedule.sqrt_alphas_cumprod.clone(), persistent=False)
         self.register_buffer("sqrt_1m_ab", schedule.sqrt_one_minus_alphas_cumprod.clone(), persistent=False)
 
@@ -52,9 +54,8 @@ class EmpiricalDenoiser(nn.Module):
         flat = x_t.reshape(B, -1).double()
         a = self.sqrt_ab[t].double()[:, None]  # (B, 1)
         s = self.sqrt_1m_ab[t].double()[:, None]
-        data = self.data.double()
-        # ‖x_t − a·x_i‖² expanded, (B, N); the softmax needs it only up to a per-row constant
-        sq = (flat ** 2).sum(1, keepdim=True) - 2 * a * flat @ data.T + a ** 2 * (data ** 2).sum(1)[None, :]
+        # ‖x_t − a·x_i‖² without ‖x_t‖², a per-row constant the softmax over i does not see: (B, N)
+        sq = a ** 2 * self.sq_norms[None, :] - 2 * a * flat @ self.data.T
         weights = torch.softmax(-sq / (2 * s ** 2), dim=1)  # p(i | x_t)
-        x0_hat = weights @ data  # (B, D)
+        x0_hat = weights @ self.data  # (B, D)
         return ((flat - a * x0_hat) / s).to(x_t.dtype).reshape(x_t.shape)
