@@ -86,7 +86,7 @@ class Method:
     display: str  # the name tables and figures show
     factory: Callable[..., BaseDetector]  # the detector class
     input: Literal["series", "samples", "any"]  # what it scores: time steps of a series, or samples
-    kind: Literal["diffusion", "baseline"]
+    kind: Literal["diffusion", "baseline", "reference"]  # reference: shown for comparison, never ranked
     defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # registry-level presets
 
 
@@ -98,6 +98,10 @@ METHODS: dict[str, Method] = {
     # 0.417 at 32 and 0.386 at 16 (`diffad leaderboard --profile dev`)
     "diffadt": Method("DiffADT", DiffusionDetector, "series", "diffusion",
                       {"model": "diffwave", "score_method": "reconstruction", "window": 32, "n_samples": 1}),
+    # the exact denoiser of the training windows (no network): what memorising them would change,
+    # shown beside the trained denoisers but counted neither as a diffusion method nor as a baseline
+    "exact_denoiser": Method("exact denoiser (reference)", DiffusionDetector, "series", "reference",
+                             {"model": "empirical"}),
     "patch_diffusion": Method("wavelet diffusion U-Net", PatchDiffusionDetector, "samples", "diffusion"),
     "zscore": Method("z-score", baselines.ZScoreDetector, "series", "baseline"),
     "iforest": Method("Isolation Forest", baselines.IsolationForestDetector, "series", "baseline"),
@@ -114,7 +118,7 @@ METHODS: dict[str, Method] = {
 
 
 def method_names(*, input: Literal["series", "samples"] | None = None,
-                 kind: Literal["diffusion", "baseline"] | None = None) -> list[str]:
+                 kind: Literal["diffusion", "baseline", "reference"] | None = None) -> list[str]:
     """Registry names, optionally only those scoring ``input`` or of one ``kind``."""
     return [k for k, m in METHODS.items()
             if (input is None or m.input in (input, "any")) and (kind is None or m.kind == kind)]

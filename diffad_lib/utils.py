@@ -3,6 +3,7 @@ up), and :func:`spread`, the even choice of a few items from a sorted list."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from typing import TypeVar
@@ -28,6 +29,14 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Where ``module`` lives: the device of its first parameter, or of its first buffer when it has no
+    parameters (e.g. :class:`~diffad_lib.models.empirical.EmpiricalDenoiser`); CPU when it has neither."""
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def spread(items: Sequence[T], n: int | None) -> list[T]:

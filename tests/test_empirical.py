@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 from diffad_lib.data.windows import window_starts
 from diffad_lib.detectors import DiffusionDetector
@@ -93,3 +94,38 @@ def test_a_detector_reads_it_in_place_of_its_model():
     assert memorised[:, 100:120].mean() > 3 * memorised[:, :80].mean()
     with pytest.raises(ValueError, match="levels"):
         det.level_errors(test, levels=[0], model=exact)
+
+
+def _levels_series(n: int = 3000, seed: int = 0) -> np.ndarray:
+    """Blocks of 100 steps at +1 or -1 with a little noise: two levels, nothing in between."""
+    t = np.arange(n)
+    return (np.where((t // 100) % 2 == 0, 1.0, -1.0) + 0.05 * np.random.default_rng(seed).standard_normal(n))[:, None]
+
+
+def test_model_empirical_is_the_exact_denoiser_of_the_fitting_windows():
+    x = _levels_series(800)
+    det = DiffusionDetector(model="empirical", window=8, n_steps=20, t0=4, smoothing="none").fit(x)
+    assert isinstance(det.model_, EmpiricalDenoiser)
+    assert det.train_losses_ == [] and det.train_result_ is None  # nothing was trained
+    exact = EmpiricalDenoiser(torch.as_tensor(det.fit_windows(x)), det.schedule_)
+    test = _levels_series(300, seed=1)
+    # the score it gives is the one a detector reads from that denoiser in place of a trained model
+    np.testing.assert_allclose(det.level_errors(test), det.level_errors(test, model=exact))
+    torch.testing.assert_close(det.model_.data, exact.data)
+    # and, with that denoiser, a level between the two training levels stands out (a stretch the trained
+    # MLP, which has learnt to denoise a flat stretch at any height, reads as clean)
+    test[120:180] = 0.05 * np.random.default_rng(2).standard_normal((60, 1))
+    scores = det.decision_function(test)
+    labels = np.zeros(300, dtype=int)
+    labels[120:180] = 1
+    assert roc_auc_score(labels, scores) > 0.95
+    flags = det.predict(test)
+    assert flags[130:170].all() and flags[:100].mean() < 0.05
+
+
+def test_model_empirical_refuses_what_it_cannot_use():
+    x = _levels_series(400)
+    with pytest.raises(ValueError, match="model_params"):
+        DiffusionDetector(model="empirical", model_params={"hidden": 8}).fit(x)
+    with pytest.raises(ValueError, match="takes no conditions"):
+        DiffusionDetector(model="empirical", cond_channels=[1]).fit(np.column_stack([x, x]))

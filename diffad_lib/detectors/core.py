@@ -32,7 +32,7 @@ from diffad_lib.models.s4d import S4DKernel, param_groups
 from diffad_lib.samplers import reconstruct
 from diffad_lib.schedule import NoiseSchedule
 from diffad_lib.train import TrainConfig, TrainResult, seeded_init, train_diffusion
-from diffad_lib.utils import resolve_device
+from diffad_lib.utils import module_device, resolve_device
 
 __all__ = ["CORE_PARAMS", "FIT_CLIP", "DiffusionCore", "RUN_PARAMS", "detector_init"]
 
@@ -223,7 +223,7 @@ class DiffusionCore:
         so the result depends on the inputs and ``random_state`` only). ``model_kwargs(rows)``
         gives the conditions of those rows.
         """
-        device = next(self.model_.parameters()).device
+        device = module_device(self.model_)
         generator = self._generator()
         self.model_.eval()
         for lo in range(0, len(x), batch_size):

@@ -25,9 +25,12 @@ from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.windows import frame, stitch
 from diffad_lib.detectors.base import BaseDetector
 from diffad_lib.detectors.core import FIT_CLIP, DiffusionCore, detector_init
+from diffad_lib.models.empirical import EmpiricalDenoiser
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import SCALINGS, ChannelScaler
+from diffad_lib.schedule import NoiseSchedule
 from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, aggregate_errors
+from diffad_lib.utils import module_device, resolve_device
 
 __all__ = ["DiffusionDetector"]
 
@@ -41,7 +44,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     ----------
     model : str or nn.Module, default "mlp"
         Denoiser name for :func:`diffad_lib.models.build_model` or a module instance (copied at
-        ``fit``; the caller's module is never trained in place).
+        ``fit``; the caller's module is never trained in place). ``"empirical"``: no network and
+        no training; the denoiser is the exact minimiser of the DDPM loss on the fitting windows
+        (:class:`~diffad_lib.models.empirical.EmpiricalDenoiser`), what a network trained on them
+        without limit would become: a reference for how much memorising the training windows
+        changes the score (it takes no conditions and no ``model_params``; every training
+        parameter is ignored).
     model_params : dict, optional
         Config fields of a named model (``in_channels`` and, for ``"mlp"``, ``window`` are
         filled in; for ``"diffwave"`` also ``cond_channels`` and ``n_entities``).
@@ -159,8 +167,11 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         check_choice(self.nan_policy, name="nan_policy", choices=("raise", "mask"))
         check_int(self.smoothing_size, name="smoothing_size", minimum=1)
         check_int(self.n_entities, name="n_entities", minimum=0)
-        if self.model == "mlp" and (self.cond_channels or self.n_entities):
-            raise ValueError("model 'mlp' takes no conditions; use cond_channels=None and n_entities=0")
+        if self.model in ("mlp", "empirical") and (self.cond_channels or self.n_entities):
+            raise ValueError(f"model {self.model!r} takes no conditions; use cond_channels=None and n_entities=0")
+        if self.model == "empirical" and self.model_params:
+            raise ValueError(f"model 'empirical' has no config fields; use model_params=None, "
+                             f"got {self.model_params!r}")
 
     @property
     def _min_length(self) -> int:
@@ -232,8 +243,11 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         x, conditions = self._batch(parts["fit"], target, cond, masks["fit"] if missing else None)
         val_x, val_conditions = (self._batch(parts["val"], target, cond, masks["val"] if missing else None)
                                  if parts["val"] else (None, None))
-        self._train(self._build_denoiser(defaults), x, conditions=conditions, callback=self.train_callback,
-                    val_data=val_x, val_conditions=val_conditions)
+        if self.model == "empirical":
+            self._fit_empirical(x)
+        else:
+            self._train(self._build_denoiser(defaults), x, conditions=conditions, callback=self.train_callback,
+                        val_data=val_x, val_conditions=val_conditions)
         self.calibrations_: dict[int, ErrorCalibration | None] = {}
         scores = []
         for key, k in zip(keys, n_fit, strict=True):
@@ -242,6 +256,15 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             self.calibrations_[key] = ErrorCalibration.fit(errors[normal]) if self.calibration == "robust" else None
             scores.append(self._score_errors(errors, key))
         return scores
+
+    def _fit_empirical(self, x: torch.Tensor) -> None:
+        """``model="empirical"``: the exact denoiser of the fitting windows x (W, C_target, L), no training
+        (``train_losses_`` and ``train_lrs_`` stay empty, ``train_result_`` is None)."""
+        device = resolve_device(self.device)
+        self.schedule_ = NoiseSchedule(self.n_steps, kind=self.schedule, beta_start=self.beta_start,
+                                       beta_end=self.beta_end).to(device)
+        self.model_ = EmpiricalDenoiser(x.to(device), self.schedule_).eval()
+        self.train_losses_, self.train_lrs_, self.train_result_ = [], [], None
 
     def _batch(
         self, framed: list[tuple[np.ndarray, int]], target: list[int], cond: list[int],
@@ -281,7 +304,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         (``fn`` returns (B, n_out, L); ``n_out`` defaults to C_target)."""
         target, cond = self._channels(scaled.shape[1])
         windows = frame(np.nan_to_num(scaled, nan=0.0), self.window, self._hop)  # (W, C, L); missing: 0
-        device = next(self.model_.parameters()).device
+        device = module_device(self.model_)
         out = np.empty((len(windows), len(target) if n_out is None else n_out, self.window))
         with torch.no_grad():
             for lo in range(0, len(windows), 256):
