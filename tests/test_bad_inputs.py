@@ -27,7 +27,7 @@ SMALL: dict[str, dict] = {
     "diffusion": dict(window=16, hop=8, n_steps=20, t0=5, epochs=2, model_params={"hidden": 16, "n_layers": 1}),
     "diffadt": dict(window=16, hop=8, n_steps=20, t0=5, epochs=2,
                     model_params={"residual_channels": 8, "n_layers": 2, "layer": "res", "dilation_cycle": 2}),
-    "exact_denoiser": dict(window=16, hop=8, n_steps=20, t0=5),
+    "exact_denoiser": dict(window=4, n_steps=20, t0=5),  # a memory of short windows, like the window baselines
     "patch_diffusion": dict(model_params=TINY_UNET, n_steps=20, t0=5, sample_steps=2, epochs=1, batch_size=8),
     "zscore": dict(window=2),
     "iforest": dict(window=4, n_estimators=10),

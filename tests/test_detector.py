@@ -48,7 +48,11 @@ def test_injected_anomalies_score_higher_and_auc(fitted):
     scores = fitted.decision_function(x)
     assert scores.shape == (1000,)
     assert scores[y == 1].mean() > 3 * scores[y == 0].mean()
-    assert roc_auc_score(y, scores) > 0.95
+    # window pooling (the default) gives a one-step spike's error to every step of the windows that hold it,
+    # so the steps beside a spike score high too; per-step errors place it exactly
+    assert roc_auc_score(y, scores) > 0.9
+    per_step = DiffusionDetector(**FAST, pooling="step").fit(sine(1500, 0))
+    assert roc_auc_score(y, per_step.decision_function(x)) > 0.95
     pred = fitted.predict(x)
     assert set(np.unique(pred)) <= {0, 1}
     assert pred[y == 1].mean() >= 0.8  # most injected points exceed the training-fitted threshold
@@ -186,8 +190,9 @@ def test_score_reconstruction_matches_decision_function_and_scaling_is_fit_on_tr
 
 def test_seeded_regression_values():
     """Scores of a fixed tiny configuration (CPU, one thread), recorded when the default score became
-    the calibrated, Hann-smoothed denoising error with robust scaling and a held-out fifth, and again
-    when it became the size of the mean signed error of 8 draws per noise level.
+    the calibrated, Hann-smoothed denoising error with robust scaling and a held-out fifth, again
+    when it became the size of the mean signed error of 8 draws per noise level, and again when the
+    errors became pooled over each window (``pooling="step"`` still gives the values before that).
 
     A change in initialisation, training draws, reconstruction noise or scoring moves them; the
     tolerance allows float rounding across BLAS builds only.
@@ -197,8 +202,12 @@ def test_seeded_regression_values():
     det = DiffusionDetector(window=16, hop=4, n_steps=20, t0=5, epochs=3, batch_size=16,
                             model_params={"hidden": 32, "n_layers": 2}, random_state=0).fit(x)
     s = det.decision_function(x)
-    np.testing.assert_allclose(s[[0, 50, 199, 399]], [1.91898962, -0.10488161, 0.21821061, 1.02634518], rtol=2e-4)
-    assert det.threshold_ == pytest.approx(1.09254512, rel=2e-4)
+    np.testing.assert_allclose(s[[0, 50, 199, 399]], [1.90506102, -0.83402385, 0.41449330, 0.67661715], rtol=2e-4)
+    assert det.threshold_ == pytest.approx(2.20910725, rel=2e-4)
+    step = clone(det).set_params(pooling="step").fit(x)
+    np.testing.assert_allclose(step.decision_function(x)[[0, 50, 199, 399]],
+                               [1.91898962, -0.10488161, 0.21821061, 1.02634518], rtol=2e-4)
+    assert step.threshold_ == pytest.approx(1.09254512, rel=2e-4)
 
 
 class _ZeroDenoiser(torch.nn.Module):
@@ -263,7 +272,8 @@ def test_nan_is_refused_by_default_and_the_message_names_the_policy():
 
 def test_masked_fit_scores_missing_data_and_still_finds_spikes():
     train = _holes(sine(1500, 0), 0.2, 1)
-    det = DiffusionDetector(**FAST, nan_policy="mask").fit(train)
+    # per-step errors: one-step spikes are placed exactly (window pooling spreads them over their windows)
+    det = DiffusionDetector(**FAST, nan_policy="mask", pooling="step").fit(train)
     assert np.isfinite(det.decision_scores_).all() and np.isfinite(det.threshold_)
     x, y = with_spikes(sine(1000, 1), 10, seed=2)
     holes = _holes(x, 0.2, 3)
@@ -299,3 +309,44 @@ def test_condition_channels_must_be_complete():
                             nan_policy="mask", model_params={"residual_channels": 4, "n_layers": 1})
     with pytest.raises(ValueError, match=r"condition channels \[1\] must be complete"):
         det.fit(X)
+
+
+# --------------------------------------------------------------------------- pooling over the window
+
+def test_window_pooling_gives_every_step_of_a_window_its_mean_error():
+    x = np.hstack([sine(600, 2), sine(600, 3)])
+    common = dict(FAST, hop=32, n_samples=2)  # windows that do not overlap: each step lies in one window
+    step = DiffusionDetector(**common, pooling="step").fit(x)
+    window = DiffusionDetector(**common, pooling="window").fit(x)
+    test = x[:576]  # 18 whole windows: no window overlaps another
+    rows_step, rows_window = step.level_errors(test), window.level_errors(test)  # same weights, same draws
+    for start in range(0, len(test), 32):
+        want = rows_step[:, start:start + 32].mean(axis=1, keepdims=True)  # per level and channel
+        np.testing.assert_allclose(rows_window[:, start:start + 32], np.broadcast_to(want, rows_window[:, :32].shape),
+                                   rtol=1e-6, atol=1e-7)
+    assert DiffusionDetector()._pooling == "window"
+    assert DiffusionDetector(score_method="reconstruction")._pooling == "step"
+
+
+def test_window_pooling_leaves_missing_steps_out_of_the_mean():
+    x = sine(800, 4)
+    holes = x.copy()
+    holes[[100, 101, 350]] = np.nan
+    det = DiffusionDetector(**dict(FAST, hop=32), pooling="window", nan_policy="mask").fit(x)
+    rows_full, rows_holes = det.level_errors(x), det.level_errors(holes)
+    step = DiffusionDetector(**dict(FAST, hop=32), pooling="step", nan_policy="mask").fit(x)
+    steps = step.level_errors(holes)  # the per-step errors of the same windows, missing values as 0
+    start = 96  # the window holding steps 100 and 101
+    observed = np.ones(32, dtype=bool)
+    observed[[4, 5]] = False
+    want = steps[:, start:start + 32][:, observed].mean(axis=1)
+    np.testing.assert_allclose(rows_holes[:, start + 10], want, rtol=1e-6, atol=1e-7)
+    # windows without a missing value are pooled as before
+    np.testing.assert_allclose(rows_holes[:, :96], rows_full[:, :96], rtol=1e-6, atol=1e-7)
+
+
+def test_bad_pooling_is_named():
+    with pytest.raises(ValueError, match="pooling"):
+        DiffusionDetector(**FAST, pooling="mean").fit(sine(400, 0))
+    with pytest.raises(ValueError, match="pooling='window' needs score_method='denoising'"):
+        DiffusionDetector(**FAST, pooling="window", score_method="reconstruction").fit(sine(400, 0))

@@ -87,6 +87,15 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         squash a channel; ``"minmax"`` is the papers' min-max to [−1, 1].
     distance : {1, 2}, default 1
         L1 or squared-L2 point distance per target channel.
+    pooling : {"window", "step"}, optional
+        How the denoising errors of a window reach its steps. ``"window"``: every step of a window
+        carries the window's mean error per channel (over its observed steps), the window's share of
+        the denoising loss, and a step scores the mean over the windows that hold it, as the window
+        baselines map their window scores back; ``"step"``: each step keeps its own error. ``None``
+        (default): ``"window"`` for the denoising score, ``"step"`` for the reconstruction score
+        (which compares each step with the stitched reconstruction). On the leaderboard's
+        development series the denoising score's mean VUS-PR was 0.491 with ``"window"`` against
+        0.447 with ``"step"`` (`results/dev_variants/pooling_step.json`).
     calibration : {"robust", "none"}, default "robust"
         ``"robust"``: each channel's error is standardised by the median and MAD of its errors on
         held-out normal data (the fitting part without one) before channels are aggregated
@@ -143,6 +152,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             "smoothing": ("hann", 'Literal["none", "hann", "hamming", "bartlett"]'),
             "smoothing_size": (15, "int"),
             "score_method": ("denoising", 'Literal["denoising", "reconstruction"]'),
+            "pooling": (None, 'Literal["window", "step"] | None'),
             "nan_policy": ("raise", 'Literal["raise", "mask"]'),
             "cond_channels": (None, "Sequence[int] | None"),
             "n_entities": (0, "int"),
@@ -163,6 +173,11 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         check_choice(self.calibration, name="calibration", choices=CALIBRATIONS)
         check_choice(self.aggregate, name="aggregate", choices=AGGREGATES)
         check_choice(self.score_method, name="score_method", choices=("denoising", "reconstruction"))
+        if self.pooling is not None:
+            check_choice(self.pooling, name="pooling", choices=("window", "step"))
+            if self.pooling == "window" and self.score_method == "reconstruction":
+                raise ValueError("pooling='window' needs score_method='denoising' (the reconstruction score compares "
+                                 "each step with the stitched reconstruction); use pooling='step' or None")
         check_choice(self.smoothing, name="smoothing", choices=KERNELS)
         check_choice(self.nan_policy, name="nan_policy", choices=("raise", "mask"))
         check_int(self.smoothing_size, name="smoothing_size", minimum=1)
@@ -176,6 +191,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     @property
     def _min_length(self) -> int:
         return self.window if isinstance(self.window, (int, np.integer)) else 1
+
+    @property
+    def _pooling(self) -> str:
+        if self.pooling is not None:
+            return self.pooling
+        return "window" if self.score_method == "denoising" else "step"
 
     @property
     def _hop(self) -> int:
@@ -298,10 +319,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         return self.scalers_[entity]
 
     def _window_pass(self, scaled: np.ndarray, entity: int, fn: Callable[..., torch.Tensor], *,
-                     n_out: int | None = None) -> np.ndarray:
+                     n_out: int | None = None, pool: bool = False) -> np.ndarray:
         """Frame a scaled series (n, C) (missing values as 0), apply ``fn(x0, model_kwargs)`` to batches
         of target windows (B, C_target, L) with their conditions, stitch the results back: (n, n_out)
-        (``fn`` returns (B, n_out, L); ``n_out`` defaults to C_target)."""
+        (``fn`` returns (B, n_out, L) with n_out a multiple of C_target, channel blocks in target order;
+        ``n_out`` defaults to C_target). ``pool``: every step of a window carries the window's mean over its
+        observed steps, per output row, before stitching (a window score mapped back to its steps)."""
         target, cond = self._channels(scaled.shape[1])
         windows = frame(np.nan_to_num(scaled, nan=0.0), self.window, self._hop)  # (W, C, L); missing: 0
         device = module_device(self.model_)
@@ -316,7 +339,13 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
                     kwargs["entity"] = torch.full((rows.stop - lo,), entity, dtype=torch.long, device=device)
                 x0 = torch.as_tensor(windows[rows][:, target], dtype=torch.float32, device=device)
                 out[rows] = fn(x0, kwargs).double().cpu().numpy()
-        return stitch(out, len(scaled), self._hop)  # (n, n_target)
+        if pool:
+            observed = frame((~np.isnan(scaled[:, target])).astype(np.float64), self.window, self._hop)
+            observed = np.tile(observed, (1, out.shape[1] // len(target), 1))  # (W, n_out, L), as out's rows
+            counts = observed.sum(axis=2, keepdims=True)
+            pooled = (out * observed).sum(axis=2, keepdims=True) / np.maximum(counts, 1.0)
+            out = np.where(counts > 0, np.broadcast_to(pooled, out.shape), out)
+        return stitch(out, len(scaled), self._hop)  # (n, n_out)
 
     def _reconstruct_scaled(self, scaled: np.ndarray, entity: int) -> np.ndarray:
         """Reconstruction of the target channels of a scaled series (n, C): (n, n_target)."""
@@ -334,7 +363,9 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         over ``n_samples`` draws ε^k per level, averaged over the noise levels :attr:`score_levels`.
         The mean of the signed errors keeps what the input explains (a window off the normal data
         pulls ε̂ the same way in every draw) and averages away the noise that no denoiser can
-        predict, which a mean of ``|ε̂ − ε|`` would keep at full size.
+        predict, which a mean of ``|ε̂ − ε|`` would keep at full size. With window pooling (the
+        default of this score) each window's errors are replaced by their mean over the window before
+        the windows are stitched back (:meth:`_window_pass`).
         """
         target, _ = self._channels(scaled.shape[1])
         if self.score_method == "reconstruction":
@@ -368,7 +399,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             return torch.cat(per_level, dim=1)  # (B, n_levels * n_target, L)
 
         n_rows = 1 if average else len(levels)
-        stitched = self._window_pass(scaled, entity, fn, n_out=n_rows * n_target)  # (n, n_rows * n_target)
+        stitched = self._window_pass(scaled, entity, fn, n_out=n_rows * n_target,
+                                     pool=self._pooling == "window")  # (n, n_rows * n_target)
         return stitched.reshape(len(scaled), n_rows, n_target).transpose(1, 0, 2)
 
     def level_errors(self, X: Any, *, levels: Sequence[int] | None = None, entity: int = 0,
@@ -377,7 +409,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
 
         Row i is ``|mean_k(ε̂(x_t^k, t) − ε^k)|^distance`` at ``t = levels[i]`` (1-based steps in
         [1, n_steps]; default :attr:`score_levels`), per step and target channel, in scaled units,
-        before calibration and without the out-of-range term. The denoising score averages these
+        before calibration and without the out-of-range term; with window ``pooling``, each window's
+        mean of it, stitched back onto the steps. The denoising score averages these
         rows over :attr:`score_levels`; one row at a time shows which noise levels separate an
         anomaly (the leaderboard page uses it to show what the denoiser misses). ``model``: another
         denoiser to read instead of ``model_`` (same windows, same draws), e.g. the exact denoiser of the
