@@ -646,7 +646,9 @@ glue("ch3_audio_hardest", f"{full_audio.idxmin()} ({full_audio.min():.3f})")
 # shared across modalities; the detector and the three-sigma threshold on a held-out normal
 # tail are those of the leaderboard, with `DiffusionDetector`'s defaults (robust scaling and the
 # denoising score: the size of the mean signed noise-prediction error over 8 draws, at four noise
-# levels around $t_0$, per channel, standardised on held-out normal data). The series score has
+# levels around $t_0$, pooled over each window before the windows are stitched back, per channel,
+# standardised on held-out normal data; the pooling became the default in December 2026, when it
+# raised the leaderboard's development mean, and these rows moved with it). The series score has
 # no feature term (λ = 1): that term needs image-like samples and is left to the image and audio
 # sections. Data: NAB {cite}`lavin2015evaluating` (real series with
 # labelled anomaly windows; we train on the first 70 % of the steps before the first window) and the
