@@ -115,10 +115,10 @@ if doc is not None:
 # :::
 
 # %% tags=["hide-input"]
+diffusion = [m for m in METHODS if METHODS[m].kind == "diffusion"]
+# the ranked baselines: not the random floor, not a reference row such as the exact denoiser
+baseline = [m for m in METHODS if METHODS[m].kind == "baseline" and m != "random"]
 if doc is not None:
-    diffusion = [m for m in METHODS if METHODS[m].kind == "diffusion"]
-    # the ranked baselines: not the random floor, not a reference row such as the exact denoiser
-    baseline = [m for m in METHODS if METHODS[m].kind == "baseline" and m != "random"]
     wins, lines, below = 0, [], []
     for d, methods in doc["datasets"].items():
         vus = {m: v["vus_pr"] for m, v in methods.items()}
@@ -236,8 +236,8 @@ def _exact_rows(board):  # per dataset: best trained diffusion, exact denoiser, 
         if "exact_denoiser" not in methods:
             return None
         vus = {m: v["vus_pr"] for m, v in methods.items()}
-        best_diff = max((m for m in vus if METHODS[m].kind == "diffusion"), key=vus.get)
-        best_base = max((m for m in vus if METHODS[m].kind == "baseline" and m != "random"), key=vus.get)
+        best_diff = max((m for m in vus if m in diffusion), key=vus.get)
+        best_base = max((m for m in vus if m in baseline), key=vus.get)
         rows[d] = {"best trained diffusion": f"{display_name(best_diff)} {vus[best_diff]:.3f}",
                    "exact denoiser": vus["exact_denoiser"], "k-nearest neighbours": vus.get("knn", np.nan),
                    "best baseline": f"{display_name(best_base)} {vus[best_base]:.3f}",
@@ -296,8 +296,8 @@ if dev_doc is not None:
     dev_table = leaderboard_table(dev_doc, metric="vus_pr")
     dev_shown = (dev_table.apply(_bold_best).rename(columns={d: f"{d} ({dev_counts[d]})" for d in dev_counts})
                  .rename_axis("method"))
-    diffusion_names = [display_name(m) for m in METHODS if METHODS[m].kind == "diffusion"]
-    baseline_names = [display_name(m) for m in METHODS if METHODS[m].kind == "baseline" and m != "random"]
+    diffusion_names = [display_name(m) for m in diffusion]
+    baseline_names = [display_name(m) for m in baseline]
     dev_wins = sum(dev_table.loc[dev_table.index.isin(diffusion_names), d].max()
                    >= dev_table.loc[dev_table.index.isin(baseline_names), d].max()
                    for d in dev_counts)
@@ -463,8 +463,8 @@ if doc is not None:
 # :name: lb-ranks
 # :alt: Horizontal bars of each method's mean rank over all series, with the critical difference shaded.
 #
-# Mean rank of each method over all series of all datasets (Friedman test p =
-# {glue:text}`lb_friedman_p`). Methods whose bars end inside the shaded band, one Nemenyi
+# Mean rank of each method over all series of all datasets (diffusion methods red, the
+# exact-denoiser reference purple; Friedman test p = {glue:text}`lb_friedman_p`). Methods whose bars end inside the shaded band, one Nemenyi
 # critical difference ({glue:text}`lb_cd` ranks at α = 0.05) from the best, are not
 # distinguishable from it on these {glue:text}`lb_n_series` series.
 # ```

@@ -165,6 +165,13 @@ class DiffusionCore:
         params = {**defaults, **(self.model_params or {})}
         return seeded_init(lambda: build_model(self.model, **params), seed=self.random_state)
 
+    def _make_schedule(self) -> torch.device:
+        """Set ``schedule_`` from the schedule parameters, on the resolved ``device``; return that device."""
+        device = resolve_device(self.device)
+        self.schedule_ = NoiseSchedule(self.n_steps, kind=self.schedule, beta_start=self.beta_start,
+                                       beta_end=self.beta_end).to(device)
+        return device
+
     def _train(
         self,
         model: nn.Module,
@@ -187,9 +194,7 @@ class DiffusionCore:
         ``train_losses_``, ``train_lrs_`` and ``train_result_``. S4 state-space parameters get
         their own group (no weight decay).
         """
-        device = resolve_device(self.device)
-        self.schedule_ = NoiseSchedule(self.n_steps, kind=self.schedule, beta_start=self.beta_start,
-                                       beta_end=self.beta_end).to(device)
+        device = self._make_schedule()
         groups = None
         if any(isinstance(m, S4DKernel) for m in model.modules()):
             groups = param_groups(model, weight_decay=self.weight_decay, lr_ssm=getattr(self, "ssm_lr", None))

@@ -28,9 +28,8 @@ from diffad_lib.detectors.core import FIT_CLIP, DiffusionCore, detector_init
 from diffad_lib.models.empirical import EmpiricalDenoiser
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import SCALINGS, ChannelScaler
-from diffad_lib.schedule import NoiseSchedule
 from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, aggregate_errors
-from diffad_lib.utils import module_device, resolve_device
+from diffad_lib.utils import module_device
 
 __all__ = ["DiffusionDetector"]
 
@@ -281,9 +280,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     def _fit_empirical(self, x: torch.Tensor) -> None:
         """``model="empirical"``: the exact denoiser of the fitting windows x (W, C_target, L), no training
         (``train_losses_`` and ``train_lrs_`` stay empty, ``train_result_`` is None)."""
-        device = resolve_device(self.device)
-        self.schedule_ = NoiseSchedule(self.n_steps, kind=self.schedule, beta_start=self.beta_start,
-                                       beta_end=self.beta_end).to(device)
+        device = self._make_schedule()
         self.model_ = EmpiricalDenoiser(x.to(device), self.schedule_).eval()
         self.train_losses_, self.train_lrs_, self.train_result_ = [], [], None
 
@@ -341,10 +338,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
                 out[rows] = fn(x0, kwargs).double().cpu().numpy()
         if pool:
             observed = frame((~np.isnan(scaled[:, target])).astype(np.float64), self.window, self._hop)
-            observed = np.tile(observed, (1, out.shape[1] // len(target), 1))  # (W, n_out, L), as out's rows
-            counts = observed.sum(axis=2, keepdims=True)
-            pooled = (out * observed).sum(axis=2, keepdims=True) / np.maximum(counts, 1.0)
-            out = np.where(counts > 0, np.broadcast_to(pooled, out.shape), out)
+            blocks = out.reshape(len(out), -1, len(target), self.window)  # (W, n_out / C_target, C_target, L)
+            observed = observed[:, None]  # (W, 1, C_target, L): the same steps for every block
+            counts = observed.sum(axis=3, keepdims=True)
+            pooled = (blocks * observed).sum(axis=3, keepdims=True) / np.maximum(counts, 1.0)
+            # a window with no observed step of a channel keeps that channel's errors
+            out = np.where(counts > 0, pooled, blocks).reshape(out.shape)
         return stitch(out, len(scaled), self._hop)  # (n, n_out)
 
     def _reconstruct_scaled(self, scaled: np.ndarray, entity: int) -> np.ndarray:
