@@ -239,7 +239,11 @@ def score_problem(problem: Entity, methods: Sequence[str], params: dict[str, dic
 
 
 def _task(problem: Entity, methods: Sequence[str], params: dict[str, dict[str, Any]]) -> tuple[str, str, dict]:
-    return problem.dataset, problem.name, score_problem(problem, methods, params)
+    """One series scored; a parameter the series cannot take is reported with the series' name."""
+    try:
+        return problem.dataset, problem.name, score_problem(problem, methods, params)
+    except ValueError as exc:
+        raise ValueError(f"{problem.dataset} series {problem.name!r}: {exc}") from exc
 
 
 def _commit() -> str:
@@ -329,15 +333,24 @@ def run_leaderboard(
     bar = _bar(len(problems), progress)
     if jobs == 1:
         for prob in problems:
-            series[prob.dataset][prob.name] = score_problem(prob, methods, params)
+            d, name, result = _task(prob, methods, params)
+            series[d][name] = result
             bar.update()
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(_task, prob, methods, params) for prob in problems]
-            for fut in as_completed(futures):
-                d, name, result = fut.result()
-                series[d][name] = result
-                bar.update()
+            try:
+                for fut in as_completed(futures):
+                    d, name, result = fut.result()
+                    series[d][name] = result
+                    bar.update()
+            except BaseException:
+                # the first failure ends the run: series not started yet are dropped rather than
+                # scored (leaving the pool would otherwise wait for every one of them first)
+                for fut in futures:
+                    fut.cancel()
+                bar.close()
+                raise
     bar.close()
     doc = {
         "meta": {"commit": commit, "command": _command(profile, datasets, methods, overrides or {}),

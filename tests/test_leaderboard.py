@@ -136,3 +136,12 @@ def test_the_recorded_commit_names_uncommitted_library_code():
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], capture_output=True,
                            text=True, cwd=root).stdout.strip()
     assert lb._commit() == head + ("+dirty" if dirty else "")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failing_series_is_named_and_ends_the_run(jobs):
+    # a window longer than the smoke profile's training parts: every series refuses it, and the
+    # error says which series (in parallel too, where the remaining series are not scored first)
+    with pytest.raises(ValueError, match=r"(SMAP|MSL|SMD|NAB|UCR) series '.+': .*window"):
+        lb.run_leaderboard(profile="smoke", methods=["diffusion"], jobs=jobs, progress=False,
+                           overrides={"diffusion": {"window": 2000}})

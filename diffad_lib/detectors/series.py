@@ -53,8 +53,11 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         Config fields of a named model (``in_channels`` and, for ``"mlp"``, ``window`` are
         filled in; for ``"diffwave"`` also ``cond_channels`` and ``n_entities``).
     window : int, default 16
-        Window length L (16 steps scored best on the leaderboard's development series, disjoint
-        from the ones it reports; see ``notebooks/leaderboard.py``).
+        Window length L. 16 steps scored best on the leaderboard's development series (disjoint
+        from the ones it reports; see ``notebooks/leaderboard.py``) with the per-step score at a
+        hop of 4; with the window-pooled score at hop 1, 32 steps scored a higher mean there (0.530
+        against 0.502, `results/dev_variants/window_32.json`), and the default is compared again
+        when the reported board is next re-run.
     hop : int, optional
         Step between window starts, for training and scoring (α·L in DiffADT). ``None`` (default): 1
         for the denoising score (the model trains on the window at every offset and every step is
