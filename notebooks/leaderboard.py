@@ -266,7 +266,8 @@ if exact_rows:
         f"On this board memorising lifts the diffusion score above the best trained diffusion detector on "
         f"{len(lifted)} of {n} datasets" + (f" ({', '.join(lifted)})" if lifted else "") + ", and the exact "
         f"denoiser stays below k-nearest neighbours on {len(under_knn)} of {n}"
-        + (f" (by {min(under_knn.values()):.3f} to {max(under_knn.values()):.3f})" if under_knn else "")
+        + ("" if not under_knn else f" (by {next(iter(under_knn.values())):.3f})" if len(under_knn) == 1
+           else f" (by {min(under_knn.values()):.3f} to {max(under_knn.values()):.3f})")
         + f"; it would lead {len(leads)} of {n} datasets against the baselines"
         + (f" ({', '.join(leads)})" if leads else "") + "."))
 else:
