@@ -331,27 +331,27 @@ def run_leaderboard(
         problems += load_problems(d, n_series=n, max_train=cfg["max_train"], max_test=cfg["max_test"])
     series: dict[str, dict[str, Any]] = {d: {} for d in datasets}
     bar = _bar(len(problems), progress)
-    if jobs == 1:
-        for prob in problems:
-            d, name, result = _task(prob, methods, params)
-            series[d][name] = result
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_task, prob, methods, params) for prob in problems]
-            try:
-                for fut in as_completed(futures):
-                    d, name, result = fut.result()
-                    series[d][name] = result
-                    bar.update()
-            except BaseException:
-                # the first failure ends the run: series not started yet are dropped rather than
-                # scored (leaving the pool would otherwise wait for every one of them first)
-                for fut in futures:
-                    fut.cancel()
-                bar.close()
-                raise
-    bar.close()
+    try:
+        if jobs == 1:
+            for prob in problems:
+                d, name, result = _task(prob, methods, params)
+                series[d][name] = result
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(_task, prob, methods, params) for prob in problems]
+                try:
+                    for fut in as_completed(futures):
+                        d, name, result = fut.result()
+                        series[d][name] = result
+                        bar.update()
+                except BaseException:
+                    # the first failure ends the run: series not started yet are dropped rather than
+                    # scored (leaving the pool would otherwise wait for every one of them first)
+                    pool.shutdown(cancel_futures=True)
+                    raise
+    finally:
+        bar.close()
     doc = {
         "meta": {"commit": commit, "command": _command(profile, datasets, methods, overrides or {}),
                  "device": _device(), "date": datetime.now(UTC).isoformat(timespec="seconds"),

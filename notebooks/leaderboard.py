@@ -262,12 +262,13 @@ if exact_rows:
     glue_table("lb_exact_table", shown_e)
     display(shown_e)
     n = len(exact_rows)
+    gaps = sorted(under_knn.values())
+    by = "" if not gaps else f" (by {gaps[0]:.3f})" if len(gaps) == 1 else f" (by {gaps[0]:.3f} to {gaps[-1]:.3f})"
     glue("lb_exact_reading", (
         f"On this board memorising lifts the diffusion score above the best trained diffusion detector on "
         f"{len(lifted)} of {n} datasets" + (f" ({', '.join(lifted)})" if lifted else "") + ", and the exact "
         f"denoiser stays below k-nearest neighbours on {len(under_knn)} of {n}"
-        + ("" if not under_knn else f" (by {next(iter(under_knn.values())):.3f})" if len(under_knn) == 1
-           else f" (by {min(under_knn.values()):.3f} to {max(under_knn.values()):.3f})")
+        + by
         + f"; it would lead {len(leads)} of {n} datasets against the baselines"
         + (f" ({', '.join(leads)})" if leads else "") + "."))
 else:

@@ -64,7 +64,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         scored by the same number of windows, as the window baselines do) and ``window // 4`` for the
         reconstruction score (DiffADT's α = 1/4: one reverse pass per window). On the leaderboard's
         development series the denoising score's mean VUS-PR was 0.502 at hop 1 against 0.491 at
-        ``window // 4`` (`results/dev_variants/hop_quarter.json`), for about 1.3 times the fitting
+        ``window // 4`` (`results/dev_variants/hop_quarter.json`), for about 1.2 times the fitting
         time; with ``epochs`` set, an epoch at hop 1 holds about four times as many windows.
     n_steps : int, default 100
         Diffusion steps T; ``schedule``, ``beta_start``, ``beta_end`` define β_t.
