@@ -9,7 +9,8 @@ rule) and ``labels_``; ``decision_function`` (higher = more anomalous); ``predic
 **Series baselines** (:class:`WindowBaseline` subclasses) standardise each channel on the
 fitting data robustly (winsorised mean and std, :class:`~diffad_lib.scaling.ChannelScaler`, so one
 extreme training value cannot squash a channel), cut the series into windows of length
-``window`` and hop ``hop`` (:func:`diffad_lib.data.windows.frame`), score each window vector of
+``window`` (default :data:`~diffad_lib.data.windows.WINDOW`, the diffusion detector's too) and hop
+``hop`` (:func:`diffad_lib.data.windows.frame`), score each window vector of
 ``C·window`` values, and spread each window's score over the time steps it covers
 (:func:`~diffad_lib.data.windows.stitch`): ``reduce="mean"`` averages the windows covering a
 step, ``"max"`` keeps the largest. With ``window=1`` each time step is scored on its own.
@@ -36,7 +37,7 @@ from sklearn.svm import OneClassSVM
 from torch import nn
 
 from diffad_lib._validation import check_choice, check_float, check_int
-from diffad_lib.data.windows import frame, stitch
+from diffad_lib.data.windows import WINDOW, frame, stitch
 from diffad_lib.detectors.base import BaseDetector, as_samples, store_params
 from diffad_lib.detectors.samples import MapScorer
 from diffad_lib.features import build_feature_net
@@ -213,13 +214,13 @@ class PCADetector(WindowBaseline):
 
     Parameters
     ----------
-    window : int, default 16 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
+    window : int, default 32 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
     n_components : int, default 8
         Clipped to ``min(n_windows, C·window) − 1``.
     threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean", n_components: int = 8,
+    def __init__(self, *, window: int = WINDOW, hop: int = 1, reduce: Reduce = "mean", n_components: int = 8,
                  threshold: str = "three_sigma", threshold_params: dict[str, Any] | None = None,
                  val_fraction: float = 0.0) -> None:
         store_params(self, locals())
@@ -243,12 +244,12 @@ class KMeansDetector(WindowBaseline):
 
     Parameters
     ----------
-    window : int, default 16 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
+    window : int, default 32 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
     n_clusters : int, default 8 ; random_state : int, default 0
     threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean", n_clusters: int = 8,
+    def __init__(self, *, window: int = WINDOW, hop: int = 1, reduce: Reduce = "mean", n_clusters: int = 8,
                  random_state: int = 0, threshold: str = "three_sigma",
                  threshold_params: dict[str, Any] | None = None, val_fraction: float = 0.0) -> None:
         store_params(self, locals())
@@ -278,7 +279,7 @@ class KNNDetector(WindowBaseline):
 
     Parameters
     ----------
-    window : int, default 16 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
+    window : int, default 32 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
     n_neighbors : int, default 1
         k; clipped to the number of training windows. With 1 the score is the distance to the nearest
         normal window (the idea behind the matrix profile's discords, without z-normalising windows).
@@ -289,7 +290,7 @@ class KNNDetector(WindowBaseline):
     threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean", n_neighbors: int = 1,
+    def __init__(self, *, window: int = WINDOW, hop: int = 1, reduce: Reduce = "mean", n_neighbors: int = 1,
                  method: Literal["largest", "mean"] = "largest", threshold: str = "three_sigma",
                  threshold_params: dict[str, Any] | None = None, val_fraction: float = 0.0) -> None:
         store_params(self, locals())
@@ -312,7 +313,7 @@ class OCSVMDetector(WindowBaseline):
 
     Parameters
     ----------
-    window : int, default 16 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
+    window : int, default 32 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
     nu : float, default 0.05
         Upper bound on the fraction of training windows treated as outliers, in (0, 1].
     max_train : int, default 2000
@@ -322,7 +323,7 @@ class OCSVMDetector(WindowBaseline):
     threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean", nu: float = 0.05,
+    def __init__(self, *, window: int = WINDOW, hop: int = 1, reduce: Reduce = "mean", nu: float = 0.05,
                  max_train: int = 2000, random_state: int = 0, threshold: str = "three_sigma",
                  threshold_params: dict[str, Any] | None = None, val_fraction: float = 0.0) -> None:
         store_params(self, locals())
@@ -351,7 +352,7 @@ class KernelPCADetector(WindowBaseline):
 
     Parameters
     ----------
-    window : int, default 16 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
+    window : int, default 32 ; hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
     n_components : int, default 16
     gamma : float or None, default None
         RBF width; ``None`` uses ``1 / D`` for ``D = C·window`` standardised features.
@@ -361,7 +362,7 @@ class KernelPCADetector(WindowBaseline):
     threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean", n_components: int = 16,
+    def __init__(self, *, window: int = WINDOW, hop: int = 1, reduce: Reduce = "mean", n_components: int = 16,
                  gamma: float | None = None, max_train: int = 1000, random_state: int = 0,
                  threshold: str = "three_sigma", threshold_params: dict[str, Any] | None = None,
                  val_fraction: float = 0.0) -> None:
@@ -456,7 +457,7 @@ class AutoencoderDetector(_AutoencoderMixin, WindowBaseline):
 
     Parameters
     ----------
-    window : int, default 16
+    window : int, default 32 (:data:`~diffad_lib.data.windows.WINDOW`)
         Must be divisible by 2**len(channels).
     hop : int, default 1 ; reduce : {"mean", "max"}, default "mean"
     channels : tuple of int, default (32, 16, 8)
@@ -467,7 +468,7 @@ class AutoencoderDetector(_AutoencoderMixin, WindowBaseline):
     threshold, threshold_params, val_fraction : as every detector.
     """
 
-    def __init__(self, *, window: int = 16, hop: int = 1, reduce: Reduce = "mean",
+    def __init__(self, *, window: int = WINDOW, hop: int = 1, reduce: Reduce = "mean",
                  channels: tuple[int, ...] = (32, 16, 8), bottleneck: int = 4, epochs: int = 30,
                  batch_size: int = 128, lr: float = 1e-3, device: str = "cpu", random_state: int = 0,
                  threshold: str = "three_sigma", threshold_params: dict[str, Any] | None = None,

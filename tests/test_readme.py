@@ -14,4 +14,8 @@ def test_readme_example_detects_the_anomalous_point():
     scores, labels = namespace["scores"], namespace["labels"]
     assert abs(int(np.argmax(scores)) - 1234) <= 2  # the default score is smoothed by a 15-step Hann kernel
     assert labels[1234] == 1
-    assert labels.mean() < 0.02  # three sigma on held-out normal scores: about 1 % false positives here
+    # the point's error reaches every step of the 32-step windows that hold it (window pooling), then the
+    # 15-step smoothing: steps further away than that are false positives, about 1 % under three sigma
+    far = np.abs(np.arange(len(labels)) - 1234) > 32 + 15
+    assert labels[far].mean() < 0.02
+    assert labels[~far].sum() >= 16  # the flagged stretch around the point

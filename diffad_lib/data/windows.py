@@ -11,6 +11,14 @@ import numpy as np
 
 from diffad_lib._validation import as_float_array
 
+#: The default window length of every window method (the diffusion detector and the window
+#: baselines alike, so that a comparison at defaults gives each the same context). Chosen on the
+#: leaderboard's development series, which the reported board does not score: at 32 steps instead
+#: of 16 the mean VUS-PR over the five datasets rose for every window method there (the diffusion
+#: MLP 0.502 -> 0.530, k-nearest neighbours 0.538 -> 0.587; `results/dev_variants/`), while SMD
+#: alone fell for each. 64 steps is longer than the held-out part of the shortest NAB series there.
+WINDOW = 32
+
 
 def hop_from_alpha(window: int, alpha: float) -> int:
     """Hop size ``max(1, round(alpha * window))``; ``alpha`` must lie in (0, 1]."""
