@@ -20,8 +20,9 @@ The protocol, the same for every method
   at that threshold (:func:`diffad_lib.metrics.evaluate`); means over the series of a dataset.
 
 Profiles (:data:`PROFILES`) choose which series (by name, or spread over each sorted list), how
-long, and the diffusion budgets; the ``default`` profile (39 named series) fits a 2-core CPU in
-about half an hour, ``full`` runs everything on a GPU.
+long, and the diffusion budgets; the ``default`` profile (39 named series) takes half an hour to an
+hour on a 2-core CPU, by machine (``meta`` records the time and the processor); ``full`` runs
+everything on a GPU.
 ``dev`` scores other series of the same archives (none that ``default`` reports): the detectors'
 defaults are compared there, so the reported numbers are not tuned on themselves.
 """
@@ -74,7 +75,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # the reported series: the first 4/4/3/5/4 of each dataset are those spread over the sorted lists
     # until 2026-12-06 (``n_series``); the rest were added, spread over the series the ``dev`` profile
-    # does not use, so that a single series moves a mean less (about 20 minutes on 2 cores)
+    # does not use, so that a single series moves a mean less (1342 s on 2 cores at window 16, 2992 s at
+    # window 32 on a machine where the unchanged DiffADT row took 2.04 times as long)
     "default": {
         "series": {
             "SMAP": ["A-1", "D-9", "F-1", "T-3", "A-3", "D-8", "F-2", "T-1"],
@@ -268,7 +270,20 @@ def _device() -> str:
 
     if torch.cuda.is_available():
         return f"GPU {torch.cuda.get_device_name(0)}"
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    return f"CPU {_cpu_model()}, {os.cpu_count()} cores"
+
+
+def _cpu_model() -> str:
+    """The processor's model name (Linux: ``/proc/cpuinfo``), so that run times of two boards can be
+    told apart by machine; else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name") and ":" in line:
+                    return f"{line.split(':', 1)[1].strip()} ({platform.machine()})"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def run_leaderboard(

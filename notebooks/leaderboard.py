@@ -22,7 +22,7 @@
 # date produced it. Regenerate it with
 #
 # ```bash
-# make leaderboard PROFILE=default      # about half an hour on 2 CPU cores
+# make leaderboard PROFILE=default      # half an hour to an hour on 2 CPU cores, by machine
 # make leaderboard PROFILE=full         # every series, full length: for a GPU
 # ```
 #
