@@ -434,6 +434,34 @@ else:
 # :format: myst
 # ```
 # :::
+
+# %% tags=["hide-input"]
+def _seed_reading():  # how far the seed alone moves the development means: the noise of a variant row
+    seed_file = results / "dev_variants" / "seed_1.json"
+    if dev_doc is None or not seed_file.exists():
+        return "No development run with another seed is committed, so the variant rows carry no noise estimate."
+    sdoc = json.loads(seed_file.read_text())
+    seed = dict(sdoc["meta"]["overrides"]["diffusion"])
+    common = [d for d in sdoc["datasets"] if "diffusion" in dev_doc["datasets"].get(d, {})]
+    before = {d: dev_doc["datasets"][d]["diffusion"]["vus_pr"] for d in common}
+    after = {d: sdoc["datasets"][d]["diffusion"]["vus_pr"] for d in common}
+    steps = [sdoc["series"][d][n]["diffusion"]["vus_pr"] - dev_doc["series"][d][n]["diffusion"]["vus_pr"]
+             for d in common for n in sdoc["series"][d] if n in dev_doc["series"][d]]  # per series
+    widest = max(common, key=lambda d: abs(after[d] - before[d]))
+    mean_shift = np.mean(list(after.values())) - np.mean(list(before.values()))
+    return (f"With only the seed changed ({', '.join(f'{k}={v}' for k, v in seed.items())}: the network's "
+            f"initialisation, its batches and the noise draws) the mean over the datasets moved by "
+            f"{mean_shift:+.3f} and one dataset's mean by up to {after[widest] - before[widest]:+.3f} ({widest}); "
+            f"of {len(steps)} series, {sum(x > 0.001 for x in steps)} rose and {sum(x < -0.001 for x in steps)} "
+            f"fell by more than 0.001, and the largest change of one series was {max(steps, key=abs):+.3f}. "
+            "A variant whose row differs from the default by no more than that is not told apart from the seed "
+            "by these series.")
+
+
+seed_reading = glue("lb_seed_reading", _seed_reading())
+
+# %% [markdown]
+# {glue:text}`lb_seed_reading`
 #
 # ## Every metric
 #
