@@ -140,6 +140,20 @@ if doc is not None:
     glue("lb_wins", f"{wins} of {len(doc['datasets'])}")
     glue("lb_target", "met" if wins >= 3 else f"missed by {3 - wins} dataset{'s' if 3 - wins > 1 else ''}")
     display(Markdown("\n".join(lines)))
+    # the noise a gap is read against: how far the MLP's seed alone moved a development dataset's mean
+    seed_path, dev_path = results / "dev_variants" / "seed_1.json", results / "leaderboard_dev.json"
+    if seed_path.exists() and dev_path.exists():
+        s_doc, d_doc = json.loads(seed_path.read_text()), json.loads(dev_path.read_text())
+        spread = max(abs(s_doc["datasets"][d]["diffusion"]["vus_pr"] - d_doc["datasets"][d]["diffusion"]["vus_pr"])
+                     for d in s_doc["datasets"] if "diffusion" in d_doc["datasets"].get(d, {}))
+        gaps = {d: max(v["vus_pr"] for m, v in ms.items() if m in baseline)
+                - max(v["vus_pr"] for m, v in ms.items() if m in diffusion) for d, ms in doc["datasets"].items()}
+        close = [d for d, g in gaps.items() if 0 < g <= spread]
+        far = [d for d, g in gaps.items() if g > spread]
+        display(Markdown(
+            f"Changing only the seed of `diffusion (MLP)` moved one development dataset's mean by up to {spread:.3f} "
+            f"(`results/dev_variants/seed_1.json`). A baseline's lead is no larger than that on "
+            f"{', '.join(close) or 'no dataset'}, and larger on {', '.join(far) or 'no dataset'}."))
     # why a method can rank anomalies below chance; a method missing here is reported as unexplained
     why = {
         "Isolation Forest": "its trees split only inside the range of the training values, so a test value "
