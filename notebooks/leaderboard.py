@@ -451,22 +451,28 @@ else:
 # :::
 
 # %% tags=["hide-input"]
-def _seed_reading():  # how far the seed alone moves the development means: the noise of a variant row
-    seed_file = results / "dev_variants" / "seed_1.json"
-    if dev_doc is None or not seed_file.exists():
+def _dev_shift(vdoc):  # per development dataset: a variant's mean VUS-PR of diffusion (MLP) minus the default's
+    return {d: vdoc["datasets"][d]["diffusion"]["vus_pr"] - dev_doc["datasets"][d]["diffusion"]["vus_pr"]
+            for d in vdoc["datasets"] if "diffusion" in dev_doc["datasets"].get(d, {})}
+
+
+seed_file = results / "dev_variants" / "seed_1.json"
+seed_doc = json.loads(seed_file.read_text()) if dev_doc is not None and seed_file.exists() else None
+# the largest move of one development dataset's mean that the seed alone caused: the noise of a variant row
+seed_noise = max(abs(v) for v in _dev_shift(seed_doc).values()) if seed_doc is not None else None
+
+
+def _seed_reading():
+    if seed_doc is None:
         return "No development run with another seed is committed, so the variant rows carry no noise estimate."
-    sdoc = json.loads(seed_file.read_text())
-    seed = dict(sdoc["meta"]["overrides"]["diffusion"])
-    common = [d for d in sdoc["datasets"] if "diffusion" in dev_doc["datasets"].get(d, {})]
-    before = {d: dev_doc["datasets"][d]["diffusion"]["vus_pr"] for d in common}
-    after = {d: sdoc["datasets"][d]["diffusion"]["vus_pr"] for d in common}
-    steps = [sdoc["series"][d][n]["diffusion"]["vus_pr"] - dev_doc["series"][d][n]["diffusion"]["vus_pr"]
-             for d in common for n in sdoc["series"][d] if n in dev_doc["series"][d]]  # per series
-    widest = max(common, key=lambda d: abs(after[d] - before[d]))
-    mean_shift = np.mean(list(after.values())) - np.mean(list(before.values()))
+    seed = dict(seed_doc["meta"]["overrides"]["diffusion"])
+    shift = _dev_shift(seed_doc)
+    steps = [seed_doc["series"][d][n]["diffusion"]["vus_pr"] - dev_doc["series"][d][n]["diffusion"]["vus_pr"]
+             for d in shift for n in seed_doc["series"][d] if n in dev_doc["series"][d]]  # per series
+    widest = max(shift, key=lambda d: abs(shift[d]))
     return (f"With only the seed changed ({', '.join(f'{k}={v}' for k, v in seed.items())}: the network's "
             f"initialisation, its batches and the noise draws) the mean over the datasets moved by "
-            f"{mean_shift:+.3f} and one dataset's mean by up to {after[widest] - before[widest]:+.3f} ({widest}); "
+            f"{np.mean(list(shift.values())):+.3f} and one dataset's mean by up to {shift[widest]:+.3f} ({widest}); "
             f"of {len(steps)} series, {sum(x > 0.001 for x in steps)} rose and {sum(x < -0.001 for x in steps)} "
             f"fell by more than 0.001, and the largest change of one series was {max(steps, key=abs):+.3f}. "
             "A variant whose row differs from the default by no more than that is not told apart from the seed "
@@ -489,30 +495,22 @@ def _schedule_reading():  # does noise that hides a window's level make the trai
         return ""
     vdoc = json.loads(f.read_text())
     params = dict(vdoc["meta"]["overrides"]["diffusion"])
-    common = [d for d in vdoc["datasets"] if "diffusion" in dev_doc["datasets"].get(d, {})]
-    shift = {d: vdoc["datasets"][d]["diffusion"]["vus_pr"] - dev_doc["datasets"][d]["diffusion"]["vus_pr"]
-             for d in common}
+    shift = _dev_shift(vdoc)
     mean_shift = float(np.mean(list(shift.values())))
     (s_var, t_var), (s_def, t_def) = _largest_sigma(params), _largest_sigma({})
-    best = max(common, key=lambda d: abs(shift[d]))
-    seed_file = results / "dev_variants" / "seed_1.json"
-    noise = None
-    if seed_file.exists():  # the largest move of one dataset's mean that the seed alone caused
-        sdoc = json.loads(seed_file.read_text())
-        noise = max(abs(sdoc["datasets"][d]["diffusion"]["vus_pr"] - dev_doc["datasets"][d]["diffusion"]["vus_pr"])
-                    for d in sdoc["datasets"] if "diffusion" in dev_doc["datasets"].get(d, {}))
+    best = max(shift, key=lambda d: abs(shift[d]))
     head = (f"The row {', '.join(f'{k}={v}' for k, v in params.items())} tests whether more noise helps: "
             f"its highest scored level (t = {t_var}) adds noise of standard deviation {s_var:.1f} to a channel "
             f"scaled to ±1 (relative to the signal the forward process keeps), against {s_def:.1f} at the "
             f"default's highest level (t = {t_def}), "
             "so the denoiser can no longer read a stretch's height from the input and has to supply it from what it "
             f"learnt. The mean moved by {mean_shift:+.3f} (most on {best}, {shift[best]:+.3f})")
-    if noise is None:
+    if seed_noise is None:
         return head + "; no run with another seed is committed to read that against."
-    if abs(mean_shift) <= noise:
-        return (head + f", no more than the seed alone moves one dataset's mean ({noise:.3f}): hiding the level "
-                "does not make the trained network see a level it has not learnt to expect.")
-    return head + (f", more than the seed alone moves one dataset's mean ({noise:.3f}), "
+    if abs(mean_shift) <= seed_noise:
+        return (head + f", no more than the seed alone moves one dataset's mean ({seed_noise:.3f}): hiding the "
+                "level does not make the trained network see a level it has not learnt to expect.")
+    return head + (f", more than the seed alone moves one dataset's mean ({seed_noise:.3f}), "
                    + ("a gain worth a run on the reported series." if mean_shift > 0 else
                       "a loss: the noisier levels blur what the lower ones see."))
 
