@@ -98,6 +98,11 @@ else:
 # point of a long segment, unlike point-adjusted F1.
 
 # %% tags=["hide-input"]
+def _mlp_shift(run, base):  # per dataset of both runs: run's mean VUS-PR of diffusion (MLP) minus base's
+    return {d: run["datasets"][d]["diffusion"]["vus_pr"] - base["datasets"][d]["diffusion"]["vus_pr"]
+            for d in run["datasets"] if "diffusion" in base["datasets"].get(d, {})}
+
+
 def _bold_best(col):  # the best value of a column in bold (lowest for the rank)
     best = col.min() if col.name == "mean rank" else col.max()
     return [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in col]
@@ -146,8 +151,7 @@ if doc is not None:
     reported_seed = results / "default_variants" / "seed_1.json"
     if reported_seed.exists():
         r_doc = json.loads(reported_seed.read_text())
-        shift = {d: r_doc["datasets"][d]["diffusion"]["vus_pr"] - doc["datasets"][d]["diffusion"]["vus_pr"]
-                 for d in r_doc["datasets"] if "diffusion" in doc["datasets"].get(d, {})}
+        shift = _mlp_shift(r_doc, doc)
         within = [d for d in shift if 0 < base_best[d] - doc["datasets"][d]["diffusion"]["vus_pr"] <= abs(shift[d])]
         display(Markdown(
             "Changing only the seed of `diffusion (MLP)` (`random_state=1`) moved the MLP's mean by "
@@ -451,22 +455,17 @@ else:
 # :::
 
 # %% tags=["hide-input"]
-def _dev_shift(vdoc):  # per development dataset: a variant's mean VUS-PR of diffusion (MLP) minus the default's
-    return {d: vdoc["datasets"][d]["diffusion"]["vus_pr"] - dev_doc["datasets"][d]["diffusion"]["vus_pr"]
-            for d in vdoc["datasets"] if "diffusion" in dev_doc["datasets"].get(d, {})}
-
-
 seed_file = results / "dev_variants" / "seed_1.json"
 seed_doc = json.loads(seed_file.read_text()) if dev_doc is not None and seed_file.exists() else None
 # the largest move of one development dataset's mean that the seed alone caused: the noise of a variant row
-seed_noise = max(abs(v) for v in _dev_shift(seed_doc).values()) if seed_doc is not None else None
+seed_noise = max(abs(v) for v in _mlp_shift(seed_doc, dev_doc).values()) if seed_doc is not None else None
 
 
 def _seed_reading():
     if seed_doc is None:
         return "No development run with another seed is committed, so the variant rows carry no noise estimate."
     seed = dict(seed_doc["meta"]["overrides"]["diffusion"])
-    shift = _dev_shift(seed_doc)
+    shift = _mlp_shift(seed_doc, dev_doc)
     steps = [seed_doc["series"][d][n]["diffusion"]["vus_pr"] - dev_doc["series"][d][n]["diffusion"]["vus_pr"]
              for d in shift for n in seed_doc["series"][d] if n in dev_doc["series"][d]]  # per series
     widest = max(shift, key=lambda d: abs(shift[d]))
@@ -479,7 +478,7 @@ def _seed_reading():
             "by these series.")
 
 
-seed_reading = glue("lb_seed_reading", _seed_reading())
+glue("lb_seed_reading", _seed_reading())
 
 
 def _largest_sigma(params):  # noise std of the highest level the denoising score reads, per unit of signal
@@ -495,7 +494,7 @@ def _schedule_reading():  # does noise that hides a window's level make the trai
         return ""
     vdoc = json.loads(f.read_text())
     params = dict(vdoc["meta"]["overrides"]["diffusion"])
-    shift = _dev_shift(vdoc)
+    shift = _mlp_shift(vdoc, dev_doc)
     mean_shift = float(np.mean(list(shift.values())))
     (s_var, t_var), (s_def, t_def) = _largest_sigma(params), _largest_sigma({})
     best = max(shift, key=lambda d: abs(shift[d]))
