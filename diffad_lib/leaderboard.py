@@ -49,8 +49,8 @@ from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.telemetry import Entity
 from diffad_lib.utils import spread
 
-__all__ = ["DATASETS", "METRICS", "PROFILES", "leaderboard_table", "load_problems", "parse_overrides",
-           "run_leaderboard", "score_problem"]
+__all__ = ["DATASETS", "METRICS", "PROFILES", "label_novelty", "leaderboard_table", "load_problems", "novelty_share",
+           "parse_overrides", "run_leaderboard", "score_problem"]
 
 DATASETS: tuple[str, ...] = ("SMAP", "MSL", "SMD", "NAB", "UCR")
 METRICS: tuple[str, ...] = ("vus_pr", "pr_auc", "roc_auc", "f1", "f1_pa")
@@ -447,6 +447,52 @@ def _means(per_series: dict[str, dict[str, dict[str, float]]], methods: Sequence
         if rows:
             out[m] = {k: float(np.mean([r[k] for r in rows])) for k in METRICS} | {"n_series": len(rows)}
     return out
+
+
+# --------------------------------------------------------------------------- label novelty
+
+
+def novelty_share(labels: Any, novelty: Any) -> float:
+    """Share of the unlabelled steps whose ``novelty`` exceeds the median novelty of the labelled steps.
+
+    ``labels``: (n,) 0/1 (1 = labelled anomalous), with at least one step of each kind; ``novelty``:
+    (n,) finite, larger = farther from the normal data. Near 0: the labelled steps lie farther from the
+    normal data than almost every unlabelled step. 0.5 or more: at least half of the unlabelled steps
+    lie farther than the typical labelled step, so any detector that scores how far a step lies from the
+    normal data ranks most of the labelled stretch below them, however good it is.
+    """
+    lab = np.asarray(labels)
+    nov = np.asarray(novelty, dtype=np.float64)
+    if lab.ndim != 1 or nov.shape != lab.shape:
+        raise ValueError(f"labels and novelty must be 1-D of the same length; got shapes {lab.shape} and {nov.shape}")
+    if not np.isin(lab, (0, 1)).all():
+        raise ValueError("labels must hold only 0 and 1")
+    if not np.isfinite(nov).all():
+        raise ValueError("novelty must be finite (no NaN or inf)")
+    lab = lab.astype(bool)
+    if lab.all() or not lab.any():
+        raise ValueError("labels must mark at least one labelled and one unlabelled step")
+    return float(np.mean(nov[~lab] > np.median(nov[lab])))
+
+
+def label_novelty(problem: Entity) -> tuple[float, np.ndarray]:
+    """How novel the labelled steps of a leaderboard series are, next to its unlabelled test steps.
+
+    The novelty of a test step is the board's k-nearest-neighbours score of it (the distance of its
+    windows to the nearest fitting window, fitted and smoothed with the board's protocol): no method
+    is closer to "how far from the training data" than that distance. Returns
+    ``(novelty_share(labels, novelty), novelty)``, the second (n_test,). The share tells a series whose
+    labelled stretch is less novel than most of its normal test steps (0.5 or more), where ranking the
+    labelled steps high takes something other than distance from the training data.
+    """
+    from diffad_lib.experiments import make_detector
+    from diffad_lib.scoring import smooth
+
+    det = make_detector("knn").set_params(val_fraction=VAL_FRACTION)
+    det.fit(problem.train)
+    kind, size = SMOOTHING
+    novelty = smooth(det.decision_function(problem.test), kind=kind, size=size)
+    return novelty_share(problem.labels, novelty), novelty
 
 
 # --------------------------------------------------------------------------- display

@@ -623,6 +623,134 @@ if doc is not None:
 # ```
 
 # %% [markdown]
+# ## Labelled stretches that look like the training data
+#
+# A mean over seven or eight series moves with every one of them, and on some series the labelled
+# stretch cannot be found by asking how far a window lies from the training windows at all. This
+# check, computed while the page builds on the reported series, measures each series' labels against
+# that distance. The *novelty* of a test step is the board's k-nearest-neighbours score (the distance
+# of its windows to the nearest fitting window, smoothed as on the board); the *share* is the fraction
+# of the unlabelled test steps whose novelty exceeds the median novelty of the labelled steps
+# (`diffad_lib.leaderboard.label_novelty`). Near 0, the labelled stretch is the most unusual part of
+# the test series. From 0.5 on, most *normal* test steps lie farther from the training data than the
+# typical labelled step: the test data has moved away from the training data outside the labelled
+# stretch (a new level, a new regime), so a detector of novelty, however good, ranks the labelled
+# stretch below them, and a method that ranks it high there does so for some other reason.
+
+# %% tags=["hide-input"]
+if doc is not None:
+    novelty_rows, novelty_curves = [], {}
+    for d, per_series in doc["series"].items():
+        for problem in lb.load_problems(d, names=list(per_series), max_train=doc["meta"]["max_train"],
+                                        max_test=doc["meta"]["max_test"]):
+            share, curve = lb.label_novelty(problem)
+            novelty_rows.append({"dataset": d, "series": problem.name, "share": share})
+            novelty_curves[d, problem.name] = (problem, curve)
+    novelty = pd.DataFrame(novelty_rows)
+    flagged = novelty[novelty["share"] >= 0.5]
+    rows, readings, worst, shares_of_gap = [], [], None, []
+    for d, per_series in doc["series"].items():
+        names = set(flagged.loc[flagged["dataset"] == d, "series"])
+        vus = {m: np.array([r[m]["vus_pr"] for r in per_series.values()]) for m in doc["datasets"][d]}
+        keep = np.array([n not in names for n in per_series])
+        ranked = [m for m in baseline if m in vus]  # the ranked baselines this board ran
+        best_all = max(ranked, key=lambda m: vus[m].mean())
+        best_kept = max(ranked, key=lambda m: vus[m][keep].mean()) if keep.any() else None
+        rows.append({"dataset": d, "flagged series": ", ".join(sorted(names)) or "none",
+                     "diffusion (MLP), all": vus["diffusion"].mean(),
+                     "best baseline, all": vus[best_all].mean(),
+                     "diffusion (MLP), unflagged": vus["diffusion"][keep].mean() if keep.any() else np.nan,
+                     "best baseline, unflagged": vus[best_kept][keep].mean() if keep.any() else np.nan})
+        for n, r in per_series.items():
+            if n in names:
+                lead = r[best_all]["vus_pr"] - r["diffusion"]["vus_pr"]  # what this series gives the best baseline
+                if worst is None or lead > worst[0]:
+                    worst = (lead, d, n, best_all)
+        if names and vus[best_all].mean() > vus["diffusion"].mean():
+            gap = vus[best_all].mean() - vus["diffusion"].mean()
+            part = np.sum([per_series[n][best_all]["vus_pr"] - per_series[n]["diffusion"]["vus_pr"]
+                           for n in names]) / len(per_series)
+            readings.append(f"on {d}, {display_name(best_all)} leads by {gap:.3f}, of which the flagged series "
+                            f"give it {part:+.3f}")
+            shares_of_gap.append((d, part / gap))
+    novelty_table = pd.DataFrame(rows).set_index("dataset")
+    glue_table("lb_novel_table", novelty_table)
+    display(novelty_table)
+    glue("lb_novel_n", f"{len(flagged)} of {len(novelty)}")
+    glue("lb_novel_list", "; ".join(f"{r.dataset} {r.series} ({r.share:.2f})" for r in flagged.itertuples())
+         or "none")
+    mostly = [d for d, f in shares_of_gap if f >= 0.5]
+    rest = [d for d, f in shares_of_gap if f < 0.5]
+    glue("lb_novel_reading", (
+        ("Read against the mean gaps: " + "; ".join(readings) + ". ") if readings else
+        "No dataset where a baseline leads has a flagged series. ")
+        + (f"On {', '.join(mostly)} the flagged series give the leading baseline at least half of its lead. "
+           if mostly else "")
+        + (f"On {', '.join(rest)} they give it less than half: there the gap is not an artefact of such labels but "
+           "comes from the series whose labelled stretch is more novel than most of their normal test steps, "
+           "where the leading baseline ranks it higher than the MLP on average. " if rest else ""))
+
+    if worst is not None:
+        lead, d, n, best_all = worst
+        problem, curve = novelty_curves[d, n]
+        fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True)
+        n_train = len(problem.train)
+        steps = np.arange(-n_train, len(problem.test))
+        ax0.plot(steps, np.concatenate([problem.train[:, 0], problem.test[:, 0]]), lw=0.6, color="0.25")
+        ax0.axvline(0, color="k", lw=0.8)
+        lab = problem.labels.astype(bool)
+        ax1.plot(np.arange(len(curve)), curve, color="C2", lw=0.9,
+                 label="novelty (distance to the nearest fitting window)")
+        for ax in (ax0, ax1):
+            ax.fill_between(np.arange(len(lab)), 0, 1, where=lab, color="C3", alpha=0.15,
+                            transform=ax.get_xaxis_transform())
+        ax0.set_ylabel("value")
+        ax1.set_ylabel("novelty")
+        ax1.set_xlabel("step (training part left of 0, test part right of it)")
+        ax1.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        glue_figure("lb_novel_fig", fig)
+        share = float(flagged.loc[(flagged["dataset"] == d) & (flagged["series"] == n), "share"].iloc[0])
+        glue("lb_novel_example", f"{d} {n}")
+        glue("lb_novel_example_reading", (
+            f"{d} `{n}` (share {share:.2f}) is the flagged series on which the best baseline of its dataset does "
+            f"best against the MLP: {display_name(best_all)} scores {doc['series'][d][n][best_all]['vus_pr']:.2f} "
+            "on it and "
+            f"diffusion (MLP) {doc['series'][d][n]['diffusion']['vus_pr']:.2f}, k-nearest neighbours "
+            f"{doc['series'][d][n]['knn']['vus_pr']:.2f} and the random score "
+            f"{doc['series'][d][n]['random']['vus_pr']:.2f}."))
+    else:
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.text(0.5, 0.5, "no reported series has a share of 0.5 or more", ha="center", va="center")
+        ax.set_axis_off()
+        glue_figure("lb_novel_fig", fig)
+        glue("lb_novel_example", "No flagged series")
+        glue("lb_novel_example_reading", "No reported series has a share of 0.5 or more.")
+
+# %% [markdown]
+# {glue:text}`lb_novel_n` reported series have a share of 0.5 or more: {glue:text}`lb_novel_list`.
+# {glue:text}`lb_novel_reading`The board's means and its target are counted on every series; the table
+# only shows how each mean changes without the flagged ones, so a reader can tell a gap that comes
+# from what a detector sees from one that comes from a few labels no detector of novelty can rank.
+#
+# :::{table} Mean VUS-PR of diffusion (MLP) and the best baseline, on all series and on the unflagged ones.
+# :name: lb-novel-table
+# ```{glue:md} lb_novel_table
+# :format: myst
+# ```
+# :::
+#
+# ```{glue:figure} lb_novel_fig
+# :name: lb-novel-fig
+# :alt: A series' training and test values with the labelled stretch shaded, and each test step's novelty below.
+#
+# {glue:text}`lb_novel_example`: the training part (left of 0) and the test part with its labelled
+# stretch shaded (top); the novelty of each test step (bottom).
+# ```
+#
+# {glue:text}`lb_novel_example_reading`
+
+# %% [markdown]
 # ## What the denoiser misses: one development series
 #
 # The text above says that a level *inside* the training range is missed at every noise level.

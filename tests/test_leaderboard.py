@@ -145,3 +145,34 @@ def test_a_failing_series_is_named_and_ends_the_run(jobs):
     with pytest.raises(ValueError, match=r"(SMAP|MSL|SMD|NAB|UCR) series '.+': .*window"):
         lb.run_leaderboard(profile="smoke", methods=["diffusion"], jobs=jobs, progress=False,
                            overrides={"diffusion": {"window": 2000}})
+
+
+def test_novelty_share_counts_unlabelled_steps_beyond_the_labelled_median():
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    # labelled novelty 2.5 and 10 (median 6.25): no unlabelled step lies beyond it
+    assert lb.novelty_share(labels, [1, 2, 3, 4, 2.5, 10]) == 0.0
+    # labelled novelty 1 and 1: three of the four unlabelled steps lie beyond it
+    assert lb.novelty_share(labels, [0, 2, 3, 4, 1, 1]) == 0.75
+    with pytest.raises(ValueError, match="same length"):
+        lb.novelty_share(labels, [1, 2, 3])
+    with pytest.raises(ValueError, match="finite"):
+        lb.novelty_share(labels, [1, 2, np.nan, 4, 5, 6])
+    with pytest.raises(ValueError, match="labelled and one unlabelled"):
+        lb.novelty_share(np.ones(6, dtype=int), np.arange(6.0))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        lb.novelty_share(labels * 2, np.arange(6.0))
+
+
+def test_label_novelty_tells_a_labelled_stretch_that_looks_like_training():
+    ent = _toy(1)
+    share, novelty = lb.label_novelty(ent)
+    assert novelty.shape == ent.labels.shape
+    assert share < 0.05  # the labelled spike lies far beyond every normal step
+    # the same series with its unlabelled test steps moved to a level training never took, and the
+    # labelled stretch left as the training data: the labelled steps are now the familiar ones
+    test = ent.test.copy()
+    test[ent.labels == 0] += 3.0
+    test[ent.labels == 1] -= 3.0
+    drifted = Entity(**{**ent.__dict__, "test": test})
+    share, _ = lb.label_novelty(drifted)
+    assert share > 0.8
