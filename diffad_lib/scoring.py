@@ -36,12 +36,13 @@ __all__ = [
     "calibrated_distance",
     "aggregate_errors",
     "CALIBRATIONS",
+    "LevelCalibration",
     "AGGREGATES",
     "KERNELS",
 ]
 
 KERNELS: tuple[str, ...] = ("hann", "hamming", "bartlett", "none")
-CALIBRATIONS: tuple[str, ...] = ("robust", "none")
+CALIBRATIONS: tuple[str, ...] = ("robust", "mahalanobis", "none")
 AGGREGATES: tuple[str, ...] = ("mean", "max")
 
 
@@ -297,6 +298,64 @@ class ErrorCalibration:
         if e.shape[1] != self.center.size:
             raise ValueError(f"errors must have {self.center.size} channels; got shape {e.shape}")
         return (e - self.center) / self.scale
+
+
+@dataclass(frozen=True, eq=False)
+class LevelCalibration:
+    """Per-channel joint calibration of errors measured at several noise levels, on normal data.
+
+    A channel's errors at the k levels of a step form a vector ``e`` (k,); on normal data these vectors
+    have a mean ``μ`` and a covariance ``Σ`` (estimated with Ledoit-Wolf shrinkage, scikit-learn's
+    :class:`~sklearn.covariance.LedoitWolf`, so a few hundred normal steps are enough for a stable
+    inverse). The Mahalanobis distance ``d = √((e − μ)ᵀ Σ⁻¹ (e − μ))`` says how unusual the whole
+    profile over the levels is: levels whose errors move together on normal data count once, not k
+    times, and a profile normal data never shows (errors too large, or too small, at some levels for
+    the others) is far even when its mean over the levels is not. The distances are then standardised
+    like any error (:class:`ErrorCalibration` of the normal distances), so channels are comparable.
+    A channel whose normal errors do not vary gets the identity for ``Σ⁻¹`` (raw differences).
+    """
+
+    mean: np.ndarray  # (C, k)
+    precision: np.ndarray  # (C, k, k)
+    distances: ErrorCalibration  # of the normal distances, (C,)
+
+    @classmethod
+    def fit(cls, errors: Any) -> LevelCalibration:
+        """Fit on normal errors (k, n, C): k noise levels, n steps, C channels; a step with a NaN (a
+        missing value) at any level of a channel is left out of that channel's fit."""
+        from sklearn.covariance import LedoitWolf
+
+        e = as_float_array(errors, name="errors", ndim=3, allow_nan=True)
+        k, _, n_channels = e.shape
+        mean = np.zeros((n_channels, k))
+        precision = np.zeros((n_channels, k, k))
+        for c in range(n_channels):
+            rows = e[:, :, c].T  # (n, k)
+            rows = rows[~np.isnan(rows).any(axis=1)]
+            if len(rows) < 2:
+                raise ValueError(f"errors: channel {c} needs at least two observed steps to calibrate on; "
+                                 f"got {len(rows)}")
+            est = LedoitWolf().fit(rows)
+            cov = est.covariance_
+            scale = np.trace(cov) / k
+            cov = cov + 1e-6 * scale * np.eye(k) if scale > 0 else np.eye(k)
+            mean[c], precision[c] = est.location_, np.linalg.inv(cov)
+        partial = cls(mean=mean, precision=precision, distances=ErrorCalibration(np.zeros(n_channels),
+                                                                                  np.ones(n_channels)))
+        return cls(mean=mean, precision=precision, distances=ErrorCalibration.fit(partial._distance(e)))
+
+    def _distance(self, e: np.ndarray) -> np.ndarray:
+        diff = e.transpose(1, 2, 0) - self.mean  # (n, C, k)
+        d2 = np.einsum("nci,cij,ncj->nc", diff, self.precision, diff)
+        return np.sqrt(np.maximum(d2, 0.0))  # (n, C); NaN where a level is missing
+
+    def transform(self, errors: Any) -> np.ndarray:
+        """Standardised Mahalanobis distances (n, C) float64 of errors (k, n, C) (NaN stays NaN)."""
+        e = as_float_array(errors, name="errors", ndim=3, allow_nan=True)
+        if e.shape[0] != self.mean.shape[1] or e.shape[2] != self.mean.shape[0]:
+            raise ValueError(f"errors must have shape ({self.mean.shape[1]}, n, {self.mean.shape[0]}) "
+                             f"(levels, steps, channels); got {e.shape}")
+        return self.distances.transform(self._distance(e))
 
 
 def calibrated_distance(

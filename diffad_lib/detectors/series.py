@@ -28,7 +28,7 @@ from diffad_lib.detectors.core import FIT_CLIP, DiffusionCore, detector_init
 from diffad_lib.models.empirical import EmpiricalDenoiser
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import SCALINGS, ChannelScaler
-from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, aggregate_errors
+from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, LevelCalibration, aggregate_errors
 from diffad_lib.utils import module_device
 
 __all__ = ["DiffusionDetector"]
@@ -104,10 +104,14 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         (which compares each step with the stitched reconstruction). On the leaderboard's
         development series the denoising score's mean VUS-PR was 0.491 with ``"window"`` against
         0.447 with ``"step"`` (`results/dev_variants/pooling_step.json`).
-    calibration : {"robust", "none"}, default "robust"
+    calibration : {"robust", "mahalanobis", "none"}, default "robust"
         ``"robust"``: each channel's error is standardised by the median and MAD of its errors on
         held-out normal data (the fitting part without one) before channels are aggregated
-        (:class:`~diffad_lib.scoring.ErrorCalibration`); ``"none"``: raw errors (the paper's score).
+        (:class:`~diffad_lib.scoring.ErrorCalibration`); ``"mahalanobis"`` (denoising score only): each
+        channel's errors at the :attr:`score_levels` are kept apart, and a step scores the Mahalanobis
+        distance of its profile over the levels from the held-out normal profiles (standardised the same
+        robust way; :class:`~diffad_lib.scoring.LevelCalibration`) instead of their mean; ``"none"``: raw
+        errors (the paper's score).
     aggregate : {"mean", "max"}, default "mean"
         Reduction over channels.
     smoothing : {"hann", "hamming", "bartlett", "none"}, default "hann"; smoothing_size : int, default 15
@@ -138,7 +142,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     ----------
     model_, schedule_ : the trained denoiser and its noise schedule
     scalers_ : dict entity -> ChannelScaler (entity 0 for a single series)
-    calibrations_ : dict entity -> ErrorCalibration or None
+    calibrations_ : dict entity -> ErrorCalibration, LevelCalibration or None
     fit_ranges_ : dict entity -> (n_target,) the 99.9 % quantile (a stored value) of the absolute scaled
         values of the fitting part (the score adds ``max(|x| − range, 0)^p`` per channel: values beyond
         the training range always count, and one training glitch does not widen the range)
@@ -155,7 +159,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         back={
             "scaling": ("robust", 'Literal["minmax", "robust", "standard", "none"]'),
             "distance": (1, "Literal[1, 2]"),
-            "calibration": ("robust", 'Literal["robust", "none"]'),
+            "calibration": ("robust", 'Literal["robust", "mahalanobis", "none"]'),
             "aggregate": ("mean", 'Literal["mean", "max"]'),
             "smoothing": ("hann", 'Literal["none", "hann", "hamming", "bartlett"]'),
             "smoothing_size": (15, "int"),
@@ -181,6 +185,9 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         check_choice(self.calibration, name="calibration", choices=CALIBRATIONS)
         check_choice(self.aggregate, name="aggregate", choices=AGGREGATES)
         check_choice(self.score_method, name="score_method", choices=("denoising", "reconstruction"))
+        if self.calibration == "mahalanobis" and self.score_method == "reconstruction":
+            raise ValueError("calibration='mahalanobis' needs score_method='denoising' (it calibrates the errors of "
+                             "the score's noise levels jointly; a reconstruction has one); use 'robust' or 'none'")
         if self.pooling is not None:
             check_choice(self.pooling, name="pooling", choices=("window", "step"))
             if self.pooling == "window" and self.score_method == "reconstruction":
@@ -279,12 +286,15 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         else:
             self._train(self._build_denoiser(defaults), x, conditions=conditions, callback=self.train_callback,
                         val_data=val_x, val_conditions=val_conditions)
-        self.calibrations_: dict[int, ErrorCalibration | None] = {}
+        self.calibrations_: dict[int, ErrorCalibration | LevelCalibration | None] = {}
         scores = []
         for key, k in zip(keys, n_fit, strict=True):
             errors = self._errors_scaled(scaled[key], key)
-            normal = slice(k, None) if len(errors) - k >= self.window else slice(0, k)
-            self.calibrations_[key] = ErrorCalibration.fit(errors[normal]) if self.calibration == "robust" else None
+            n = errors.shape[-2]  # steps: (n, C), or (levels, n, C) for the Mahalanobis calibration
+            normal = slice(k, None) if n - k >= self.window else slice(0, k)
+            self.calibrations_[key] = (ErrorCalibration.fit(errors[normal]) if self.calibration == "robust" else
+                                       LevelCalibration.fit(errors[:, normal]) if self.calibration == "mahalanobis"
+                                       else None)
             scores.append(self._score_errors(errors, key))
         return scores
 
@@ -375,15 +385,19 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         pulls ε̂ the same way in every draw) and averages away the noise that no denoiser can
         predict, which a mean of ``|ε̂ − ε|`` would keep at full size. With window pooling (the
         default of this score) each window's errors are replaced by their mean over the window before
-        the windows are stitched back (:meth:`_window_pass`).
+        the windows are stitched back (:meth:`_window_pass`). With ``calibration="mahalanobis"`` the levels
+        are not averaged: (n_levels, n, n_target), the out-of-range term added at every level.
         """
         target, _ = self._channels(scaled.shape[1])
         if self.score_method == "reconstruction":
             errors = np.abs(scaled[:, target] - self._reconstruct_scaled(scaled, entity)) ** self.distance
             return errors + self._excess(scaled[:, target], entity)
         # + the excess, NaN where a value is missing: those errors are left out of the score
+        excess = self._excess(scaled[:, target], entity)
+        if self.calibration == "mahalanobis":  # every level kept, for the joint calibration: (n_levels, n, n_target)
+            return self._level_errors(scaled, entity, self.score_levels) + excess
         mean = self._level_errors(scaled, entity, self.score_levels, average=True)[0]  # (n, n_target)
-        return mean + self._excess(scaled[:, target], entity)
+        return mean + excess
 
     def _level_errors(self, scaled: np.ndarray, entity: int, levels: Sequence[int], *,
                       average: bool = False, model: nn.Module | None = None) -> np.ndarray:
@@ -462,9 +476,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         return sorted({int(min(max(round(self.t0 * f), 1), self.n_steps)) for f in (0.25, 0.5, 1.0, 2.0)})
 
     def _score_errors(self, errors: np.ndarray, entity: int) -> np.ndarray:
-        """Errors (n, n_target) calibrated with the entity's normal errors, aggregated over channels,
-        optionally smoothed -> (n,)."""
-        return aggregate_errors(errors, calibration=self.calibrations_[entity], aggregate=self.aggregate,
+        """Errors (n, n_target), or (n_levels, n, n_target) with the Mahalanobis calibration, calibrated
+        with the entity's normal errors, aggregated over channels, optionally smoothed -> (n,)."""
+        calibration = self.calibrations_[entity]
+        if isinstance(calibration, LevelCalibration):
+            errors, calibration = calibration.transform(errors), None  # (n, n_target) standardised distances
+        return aggregate_errors(errors, calibration=calibration, aggregate=self.aggregate,
                                 kind=self.smoothing, size=self.smoothing_size)
 
     def score_entity(self, X: np.ndarray, entity: int) -> np.ndarray:
