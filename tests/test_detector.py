@@ -350,3 +350,22 @@ def test_bad_pooling_is_named():
         DiffusionDetector(**FAST, pooling="mean").fit(sine(400, 0))
     with pytest.raises(ValueError, match="pooling='window' needs score_method='denoising'"):
         DiffusionDetector(**FAST, pooling="window", score_method="reconstruction").fit(sine(400, 0))
+
+
+def test_mahalanobis_calibration_scores_the_level_profile():
+    from diffad_lib.scoring import LevelCalibration
+
+    x = np.hstack([sine(1200, 2), sine(1200, 3)])  # two channels
+    det = DiffusionDetector(**FAST, n_samples=2, calibration="mahalanobis").fit(x)
+    cal = det.calibrations_[0]
+    assert isinstance(cal, LevelCalibration) and cal.mean.shape == (2, len(det.score_levels))
+    scaled = det.scalers_[0].transform(x)
+    # every level kept, each with the out-of-range term: the rows level_errors reads, draw for draw
+    np.testing.assert_allclose(det._errors_scaled(scaled, 0), det.level_errors(x) + det._excess(scaled, 0),
+                               rtol=1e-6, atol=1e-7)
+    test = x[:400].copy()
+    test[200:210, 1] += 2.0  # a spike in one channel
+    s = det.decision_function(test)
+    assert np.isfinite(s).all() and s[200:210].mean() > np.quantile(s[:150], 0.99)
+    with pytest.raises(ValueError, match="calibration='mahalanobis' needs score_method='denoising'"):
+        DiffusionDetector(calibration="mahalanobis", score_method="reconstruction").fit(x)

@@ -149,3 +149,62 @@ def test_missing_errors_are_left_out_of_calibration_and_aggregation():
     assert agg[5] == pytest.approx(z[5, 1])  # channel 0 missing: the mean of the observed one
     assert agg[1] == pytest.approx(z[1].mean())
     assert aggregate_errors(holes, calibration=cal, aggregate="max")[5] == pytest.approx(z[5, 1])
+
+
+def test_level_calibration_scores_a_profile_normal_data_never_shows():
+    from diffad_lib.scoring import ErrorCalibration, LevelCalibration
+
+    rng = np.random.default_rng(0)
+    e1 = 1.0 + 0.1 * rng.standard_normal(3000)
+    normal = np.stack([e1, e1 + 0.01 * rng.standard_normal(3000)])[:, :, None]  # (2 levels, n, 1): they move together
+    cal = LevelCalibration.fit(normal)
+    along = np.array([1.3, 1.3])  # three sigma up at both levels, as normal profiles go
+    against = np.array([1.15, 0.85])  # the normal mean over the levels, but the levels disagree
+    z = cal.transform(np.stack([along, against], axis=1)[:, :, None])[:, 0]  # (2,)
+    assert z[1] > 3 * z[0] > 0
+    # the mean over the levels, calibrated per step, ranks them the other way round
+    mean_cal = ErrorCalibration.fit(normal.mean(axis=0))
+    zm = mean_cal.transform(np.array([[along.mean()], [against.mean()]]))[:, 0]
+    assert zm[0] > 2.0 > abs(zm[1])
+
+
+def test_level_calibration_matches_scikit_learn_mahalanobis():
+    from sklearn.covariance import LedoitWolf
+
+    from diffad_lib.scoring import LevelCalibration
+
+    rng = np.random.default_rng(1)
+    normal = np.abs(rng.standard_normal((4, 500, 3)))  # 4 levels, 3 channels
+    normal[1] += 0.5 * normal[0]
+    test = np.abs(rng.standard_normal((4, 50, 3)))
+    cal = LevelCalibration.fit(normal)
+    for c in range(3):
+        ref = LedoitWolf().fit(normal[:, :, c].T)
+        np.testing.assert_allclose(cal._distance(test)[:, c], np.sqrt(ref.mahalanobis(test[:, :, c].T)), rtol=1e-5)
+    # the normal distances come out standardised: median 0, normal-consistent MAD 1, per channel
+    z = cal.transform(normal)
+    np.testing.assert_allclose(np.median(z, axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(1.4826 * np.median(np.abs(z), axis=0), 1.0, rtol=1e-6)
+
+
+def test_level_calibration_missing_constant_and_bad_shapes():
+    from diffad_lib.scoring import LevelCalibration
+
+    rng = np.random.default_rng(2)
+    e = rng.random((3, 300, 2))
+    holes = e.copy()
+    holes[:, ::4, 0] = np.nan  # missing steps of channel 0 (every level)
+    cal = LevelCalibration.fit(holes)
+    ref = LevelCalibration.fit(e[:, np.arange(300) % 4 != 0])
+    np.testing.assert_allclose(cal.mean[0], ref.mean[0])
+    z = cal.transform(holes)
+    assert np.isnan(z[::4, 0]).all() and np.isfinite(z[:, 1]).all()
+    const = np.ones((3, 100, 1))  # a channel whose normal errors never move: raw differences, never inf
+    z = LevelCalibration.fit(const).transform(np.full((3, 2, 1), 1.5))
+    assert np.isfinite(z).all() and (z > 0).all()
+    with pytest.raises(ValueError, match="errors"):
+        LevelCalibration.fit(e[0])  # (n, C): the levels axis is missing
+    with pytest.raises(ValueError, match=r"shape \(3, n, 2\)"):
+        cal.transform(rng.random((2, 10, 2)))
+    with pytest.raises(ValueError, match="channel 0 needs at least two"):
+        LevelCalibration.fit(np.full((3, 5, 1), np.nan))
