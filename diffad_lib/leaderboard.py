@@ -49,8 +49,8 @@ from diffad_lib._validation import check_choice, check_int
 from diffad_lib.data.telemetry import Entity
 from diffad_lib.utils import spread
 
-__all__ = ["DATASETS", "METRICS", "PROFILES", "label_novelty", "leaderboard_table", "load_problems", "novelty_share",
-           "parse_overrides", "run_leaderboard", "score_problem"]
+__all__ = ["DATASETS", "METRICS", "PROFILES", "fitting_flag_rate", "label_novelty", "leaderboard_table",
+           "load_problems", "novelty_share", "parse_overrides", "run_leaderboard", "score_problem"]
 
 DATASETS: tuple[str, ...] = ("SMAP", "MSL", "SMD", "NAB", "UCR")
 METRICS: tuple[str, ...] = ("vus_pr", "pr_auc", "roc_auc", "f1", "f1_pa")
@@ -238,6 +238,29 @@ def score_problem(problem: Entity, methods: Sequence[str], params: dict[str, dic
         out[name] = {**{m: float(result[m]) for m in METRICS}, "threshold": threshold,
                      "fit_seconds": round(fit_seconds, 2)}
     return out
+
+
+def fitting_flag_rate(det: Any) -> float:
+    """Share of the fitting part's steps that a fitted detector flags with the board's threshold.
+
+    The threshold is the board's: three sigma of the smoothed scores of the held-out fifth
+    (``det.decision_scores_`` smoothed as on the board); the share is taken over the steps before it,
+    the data the model was fitted on. A detector that scores how unusual a step is flags few of them
+    (on normal data about as few as of the held-out part); one that also scores steps it fits *better*
+    than the held-out data as unusual flags many.
+    """
+    from diffad_lib.scoring import smooth
+    from diffad_lib.thresholds import fit_threshold
+
+    if not hasattr(det, "decision_scores_"):
+        raise ValueError("det must be a fitted detector (it has no decision_scores_); call fit first")
+    kind, size = SMOOTHING
+    scores = smooth(det.decision_scores_, kind=kind, size=size)
+    n_fit = det._n_fit(len(scores))
+    if n_fit >= len(scores):
+        raise ValueError("det was fitted without a held-out part (val_fraction=0); the board's threshold needs one")
+    threshold = float(fit_threshold(scores[n_fit:], method="three_sigma"))
+    return float(np.mean(scores[:n_fit] > threshold))
 
 
 def _task(problem: Entity, methods: Sequence[str], params: dict[str, dict[str, Any]]) -> tuple[str, str, dict]:

@@ -176,3 +176,21 @@ def test_label_novelty_tells_a_labelled_stretch_that_looks_like_training():
     drifted = Entity(**{**ent.__dict__, "test": test})
     share, _ = lb.label_novelty(drifted)
     assert share > 0.8
+
+
+def test_fitting_flag_rate_uses_the_boards_threshold():
+    from diffad_lib.experiments import make_detector
+
+    ent = _toy(2)
+    det = make_detector("zscore").set_params(val_fraction=lb.VAL_FRACTION).fit(ent.train)
+    rate = lb.fitting_flag_rate(det)
+    assert 0.0 <= rate < 0.05  # normal data: few fitting steps above three sigma of the held-out scores
+    # spikes every third step over most of the fitting part, none in the held-out part: most of it is flagged
+    spiky = ent.train.copy()
+    spiky[:250:3] += 20.0
+    det = make_detector("zscore").set_params(val_fraction=lb.VAL_FRACTION).fit(spiky)
+    assert lb.fitting_flag_rate(det) > 0.5
+    with pytest.raises(ValueError, match="fitted"):
+        lb.fitting_flag_rate(make_detector("zscore"))
+    with pytest.raises(ValueError, match="held-out"):
+        lb.fitting_flag_rate(make_detector("zscore").set_params(val_fraction=0.0).fit(ent.train))
