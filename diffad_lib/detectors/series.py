@@ -109,20 +109,16 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         held-out normal data (the fitting part without one) before channels are aggregated
         (:class:`~diffad_lib.scoring.ErrorCalibration`); ``"mahalanobis"`` (denoising score only): each
         channel's errors at the :attr:`score_levels` are kept apart, and a step scores the Mahalanobis
-        distance of its profile over the levels from the held-out normal profiles (standardised the same
-        robust way; :class:`~diffad_lib.scoring.LevelCalibration`) instead of their mean, so levels whose
-        errors move together count once and a profile normal data never shows (too large *or* too small
-        at some levels) scores high; ``"none"``: raw errors (the paper's score). On the leaderboard's
-        development series ``"mahalanobis"`` raised the denoising score's mean VUS-PR from 0.530 to 0.548
-        (SMAP +0.068, UCR +0.053, NAB +0.018, SMD −0.005, MSL −0.040;
-        `results/dev_variants/calibration_mahalanobis.json`), but being two-sided it also scores the
-        windows the model fits *best* as unusual: with the three-sigma threshold of the held-out scores it
-        flagged 19.5 % of the fitting part of those series against 3.9 % for ``"robust"`` (it would mislabel
-        the training data and test windows that repeat a training window closely). Most of its gain is
-        real (0.006 of the 0.019 came from the series whose labelled stretch is less novel than their
-        normal test steps, :func:`~diffad_lib.leaderboard.label_novelty`; the largest gains were SMAP A-2
-        and UCR 044, a distorted stretch smoother than the normal cycles), but for that flagging it is
-        not the default.
+        distance of its profile over the levels from the normal profiles (standardised the same robust
+        way; :class:`~diffad_lib.scoring.LevelCalibration`) instead of their mean, so levels whose errors
+        move together count once and a profile normal data never shows (too large *or* too small at some
+        levels) scores high. Being two-sided, it takes its normal profiles from *all* the training data,
+        the fitting part with the held-out part: the windows the network was trained on are denoised best,
+        and with the held-out part alone as reference they scored as unusual (on the leaderboard's
+        development series that reference flagged 19.5 % of the fitting part with the three-sigma
+        threshold of the held-out scores, against 3.9 % for ``"robust"``). ``"none"``: raw errors (the
+        paper's score). Its development-series run is `results/dev_variants/calibration_mahalanobis.json`;
+        it is not the default (the leaderboard page reads it).
     aggregate : {"mean", "max"}, default "mean"
         Reduction over channels.
     smoothing : {"hann", "hamming", "bartlett", "none"}, default "hann"; smoothing_size : int, default 15
@@ -301,11 +297,13 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         scores = []
         for key, k in zip(keys, n_fit, strict=True):
             errors = self._errors_scaled(scaled[key], key)
-            n = errors.shape[-2]  # steps: (n, C), or (levels, n, C) for the Mahalanobis calibration
-            normal = slice(k, None) if n - k >= self.window else slice(0, k)
-            self.calibrations_[key] = (ErrorCalibration.fit(errors[normal]) if self.calibration == "robust" else
-                                       LevelCalibration.fit(errors[:, normal]) if self.calibration == "mahalanobis"
-                                       else None)
+            if self.calibration == "robust":  # the held-out part (the fitting part if none is held out)
+                normal = slice(k, None) if len(errors) - k >= self.window else slice(0, k)
+                self.calibrations_[key] = ErrorCalibration.fit(errors[normal])
+            elif self.calibration == "mahalanobis":  # two-sided: every training step gives a normal profile
+                self.calibrations_[key] = LevelCalibration.fit(errors)
+            else:
+                self.calibrations_[key] = None
             scores.append(self._score_errors(errors, key))
         return scores
 
