@@ -215,7 +215,6 @@ def score_problem(problem: Entity, methods: Sequence[str], params: dict[str, dic
 
     from diffad_lib.experiments import make_detector
     from diffad_lib.scoring import smooth
-    from diffad_lib.thresholds import fit_threshold
 
     torch.set_num_threads(1)
     out: dict[str, Any] = {}
@@ -230,25 +229,18 @@ def score_problem(problem: Entity, methods: Sequence[str], params: dict[str, dic
         start = time.perf_counter()
         det.fit(problem.train)
         fit_seconds = time.perf_counter() - start
-        train_scores = smooth(det.decision_scores_, kind=kind, size=size)
+        threshold = _board_threshold(det)[2]
         test_scores = smooth(det.decision_function(problem.test), kind=kind, size=size)
-        n_fit = det._n_fit(len(problem.train))
-        threshold = float(fit_threshold(train_scores[n_fit:], method="three_sigma"))
         result = metrics.evaluate(problem.labels, test_scores, threshold)
         out[name] = {**{m: float(result[m]) for m in METRICS}, "threshold": threshold,
                      "fit_seconds": round(fit_seconds, 2)}
     return out
 
 
-def fitting_flag_rate(det: Any) -> float:
-    """Share of the fitting part's steps that a fitted detector flags with the board's threshold.
-
-    The threshold is the board's: three sigma of the smoothed scores of the held-out fifth
-    (``det.decision_scores_`` smoothed as on the board); the share is taken over the steps before it,
-    the data the model was fitted on. A detector that scores how unusual a step is flags few of them
-    (on normal data about as few as of the held-out part); one that also scores steps it fits *better*
-    than the held-out data as unusual flags many.
-    """
+def _board_threshold(det: Any) -> tuple[np.ndarray, int, float]:
+    """The board's threshold of a fitted detector: ``(scores, n_fit, threshold)``, its training scores
+    smoothed as on the board, the length of the fitting part, and three sigma of the smoothed scores of
+    the held-out part that follows it (test labels play no part)."""
     from diffad_lib.scoring import smooth
     from diffad_lib.thresholds import fit_threshold
 
@@ -259,7 +251,18 @@ def fitting_flag_rate(det: Any) -> float:
     n_fit = det._n_fit(len(scores))
     if n_fit >= len(scores):
         raise ValueError("det was fitted without a held-out part (val_fraction=0); the board's threshold needs one")
-    threshold = float(fit_threshold(scores[n_fit:], method="three_sigma"))
+    return scores, n_fit, float(fit_threshold(scores[n_fit:], method="three_sigma"))
+
+
+def fitting_flag_rate(det: Any) -> float:
+    """Share of the fitting part's steps that a fitted detector flags with the board's threshold.
+
+    The threshold is the board's (:func:`score_problem`): three sigma of the smoothed scores of the
+    held-out fifth; the share is taken over the steps before it, the data the model was fitted on. A
+    detector that scores how unusual a step is flags few of them (on normal data about as few as of the
+    held-out part); one that also scores steps it fits *better* than the held-out data as unusual flags many.
+    """
+    scores, n_fit, threshold = _board_threshold(det)
     return float(np.mean(scores[:n_fit] > threshold))
 
 

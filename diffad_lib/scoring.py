@@ -300,6 +300,13 @@ class ErrorCalibration:
         return (e - self.center) / self.scale
 
 
+def _mahalanobis(e: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Per-channel Mahalanobis distances (n, C) of errors (k, n, C) from ``mean`` (C, k) with ``precision``
+    (C, k, k); NaN where a level is missing."""
+    diff = e.transpose(1, 2, 0) - mean  # (n, C, k)
+    return np.sqrt(np.maximum(np.einsum("nci,cij,ncj->nc", diff, precision, diff), 0.0))
+
+
 @dataclass(frozen=True, eq=False)
 class LevelCalibration:
     """Per-channel joint calibration of errors measured at several noise levels, on normal data.
@@ -340,14 +347,11 @@ class LevelCalibration:
             scale = np.trace(cov) / k
             cov = cov + 1e-6 * scale * np.eye(k) if scale > 0 else np.eye(k)
             mean[c], precision[c] = est.location_, np.linalg.inv(cov)
-        partial = cls(mean=mean, precision=precision, distances=ErrorCalibration(np.zeros(n_channels),
-                                                                                  np.ones(n_channels)))
-        return cls(mean=mean, precision=precision, distances=ErrorCalibration.fit(partial._distance(e)))
+        return cls(mean=mean, precision=precision,
+                   distances=ErrorCalibration.fit(_mahalanobis(e, mean, precision)))
 
     def _distance(self, e: np.ndarray) -> np.ndarray:
-        diff = e.transpose(1, 2, 0) - self.mean  # (n, C, k)
-        d2 = np.einsum("nci,cij,ncj->nc", diff, self.precision, diff)
-        return np.sqrt(np.maximum(d2, 0.0))  # (n, C); NaN where a level is missing
+        return _mahalanobis(e, self.mean, self.precision)
 
     def transform(self, errors: Any) -> np.ndarray:
         """Standardised Mahalanobis distances (n, C) float64 of errors (k, n, C) (NaN stays NaN)."""

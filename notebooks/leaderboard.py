@@ -517,35 +517,29 @@ def _schedule_reading():  # does noise that hides a window's level make the trai
 glue("lb_schedule_reading", _schedule_reading())
 
 
-def _calibration_reading():  # the noise levels calibrated jointly (Mahalanobis) instead of averaged
-    f = results / "dev_variants" / "calibration_mahalanobis.json"
-    if dev_doc is None or not f.exists():
-        return ""
-    shift = _mlp_shift(json.loads(f.read_text()), dev_doc)
-    mean_shift = float(np.mean(list(shift.values())))
-    up, down = max(shift, key=shift.get), min(shift, key=shift.get)
-    head = ("The row calibration=mahalanobis keeps each channel's denoising errors at the four noise levels apart "
-            "and scores the Mahalanobis distance of that profile from the normal profiles of the training data, "
-            "instead of "
-            f"their mean. The mean moved by {mean_shift:+.3f} (most on {up}, {shift[up]:+.3f}; "
-            f"{down} {shift[down]:+.3f})")
-    if seed_noise is None:
-        return head + "."
-    return head + (f", {'more' if abs(mean_shift) > seed_noise else 'no more'} than the seed alone moves one "
-                   f"dataset's mean ({seed_noise:.3f}).")
-
-
-glue("lb_calibration_reading", _calibration_reading())
-_cal_path = results / "dev_variants" / "calibration_mahalanobis.json"
-if dev_doc is not None and _cal_path.exists() and seed_noise is not None:
-    _cal_shift = float(np.mean(list(_mlp_shift(json.loads(_cal_path.read_text()), dev_doc).values())))
-    glue("lb_cal_verdict", (
+cal_path = results / "dev_variants" / "calibration_mahalanobis.json"  # the noise levels calibrated jointly
+cal_doc = json.loads(cal_path.read_text()) if dev_doc is not None and cal_path.exists() else None
+if cal_doc is not None:
+    cal_shift = _mlp_shift(cal_doc, dev_doc)
+    cal_mean = float(np.mean(list(cal_shift.values())))
+    cal_up, cal_down = max(cal_shift, key=cal_shift.get), min(cal_shift, key=cal_shift.get)
+    cal_beyond = seed_noise is not None and abs(cal_mean) > seed_noise
+    glue("lb_calibration_reading", (
+        "The row calibration=mahalanobis keeps each channel's denoising errors at the four noise levels apart "
+        "and scores the Mahalanobis distance of that profile from the normal profiles of the training data, "
+        f"instead of their mean. The mean moved by {cal_mean:+.3f} (most on {cal_up}, {cal_shift[cal_up]:+.3f}; "
+        f"{cal_down} {cal_shift[cal_down]:+.3f})"
+        + ("." if seed_noise is None else f", {'more' if cal_beyond else 'no more'} than the seed alone moves one "
+                                          f"dataset's mean ({seed_noise:.3f}).")))
+    glue("lb_cal_verdict", "" if seed_noise is None else (
         "The gain is larger than the seed alone moves one dataset's mean, so this calibration is the candidate "
         "for the next default; changing a default means re-running the whole board, so until then it is an "
-        "option (`calibration=\"mahalanobis\"`)." if _cal_shift > seed_noise else
+        "option (`calibration=\"mahalanobis\"`)." if cal_beyond and cal_mean > 0 else
         "The change is no larger than the seed alone moves one dataset's mean, so the default keeps the robust "
-        "calibration, and the Mahalanobis one is an option (`calibration=\"mahalanobis\"`)."))
+        "calibration, and the Mahalanobis one is an option (`calibration=\"mahalanobis\"`)." if not cal_beyond else
+        "The change is a loss beyond the seed's noise, so the default keeps the robust calibration."))
 else:
+    glue("lb_calibration_reading", "")
     glue("lb_cal_verdict", "")
 
 # %% [markdown]
@@ -770,9 +764,7 @@ if doc is not None:
 
 # where the Mahalanobis calibration's development gain comes from: the same label check on the development
 # series, beside each series' change in VUS-PR (read in the variant section above)
-cal_path = results / "dev_variants" / "calibration_mahalanobis.json"
-if dev_doc is not None and cal_path.exists():
-    cal_doc = json.loads(cal_path.read_text())
+if cal_doc is not None:
     gains = []
     for d, per_series in dev_doc["series"].items():
         for problem in lb.load_problems(d, names=list(per_series), max_train=dev_doc["meta"]["max_train"],
