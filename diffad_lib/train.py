@@ -197,6 +197,7 @@ def diffusion_loss(
     model_kwargs: Mapping[str, Any] | None = None,
     t: torch.Tensor | None = None,
     noise: torch.Tensor | None = None,
+    context: int = 0,
 ) -> torch.Tensor:
     """Simple ε-prediction loss E‖ε − ε̂(x_t, t)‖² (Ho et al. eq. 14): x0 (B, ...) -> scalar.
 
@@ -207,15 +208,27 @@ def diffusion_loss(
     Data with missing values: ``model_kwargs["mask"]`` (shaped like x0; 1 observed, 0 missing, the
     missing entries of x0 holding a fill value) makes the loss the mean over the observed entries
     only; the mask is not passed to the model.
+
+    ``context`` > 0 (windows (B, C, L), a conditional denoiser): the first ``context`` steps of every
+    window are given to the model clean, as the past it is conditioned on, and only the noise of the
+    remaining steps is predicted and counted (the model's output at the context steps is ignored).
     """
     kwargs = dict(model_kwargs or {})
     mask = kwargs.pop("mask", None)
+    if context and (x0.ndim != 3 or not 0 < context < x0.shape[-1]):
+        raise ValueError(f"context must leave at least one step of windows (B, C, L) to denoise; got context={context} "
+                         f"for x0 of shape {tuple(x0.shape)}")
     if t is None:
         t = schedule.sample_timesteps(x0.shape[0], device=x0.device, generator=generator)  # (B,)
     if noise is None:
         noise = randn_like(x0, generator)
     x_t = schedule.q_sample(x0, t, noise)
+    if context:  # the past stays clean
+        x_t = torch.cat([x0[..., :context], x_t[..., context:]], dim=-1)
     eps = model(x_t, t, **kwargs)
+    if context:
+        eps, noise = eps[..., context:], noise[..., context:]
+        mask = None if mask is None else mask[..., context:]
     if mask is None:
         return torch.mean((eps.float() - noise.float()) ** 2)
     mask = mask.to(torch.float32)

@@ -372,3 +372,65 @@ def test_mahalanobis_calibration_scores_the_level_profile():
     assert np.isfinite(s).all() and s[200:210].mean() > np.quantile(s[:150], 0.99)
     with pytest.raises(ValueError, match="calibration='mahalanobis' needs score_method='denoising'"):
         DiffusionDetector(calibration="mahalanobis", score_method="reconstruction").fit(x)
+
+
+def test_context_conditions_the_denoiser_on_the_clean_past():
+    from diffad_lib.data.windows import frame
+    from diffad_lib.detectors.series import ContextDenoiser
+
+    x = sine(1200, 4)
+    det = DiffusionDetector(**FAST, context=8).fit(x)
+    assert det.model_.config.window == 40  # the past and the window
+    assert det.fit_windows(x).shape[1:] == (1, 40)
+    test, y = with_spikes(sine(600, 5), 6, seed=1)
+    inputs = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x_t, t):
+            inputs.append(x_t.clone())
+            return self.net(x_t, t)
+
+    errors = det.level_errors(test, levels=[det.t0], model=Spy(det.model_))
+    clean = torch.as_tensor(frame(det.scalers_[0].transform(test), 40, det.hop), dtype=torch.float32)
+    assert len(inputs) == det.n_samples and all(z.shape == clean.shape for z in inputs)
+    for z in inputs:  # every call: the first 8 steps are the clean past, the last 32 are noised
+        torch.testing.assert_close(z[..., :8], clean[..., :8])
+        assert not torch.allclose(z[..., 8:], clean[..., 8:])
+    # the steps before the first scored one carry its score; the rest of the series is scored
+    assert errors.shape == (1, 600, 1)
+    np.testing.assert_array_equal(errors[0, :8], np.repeat(errors[0, 8:9], 8, axis=0))
+    s = det.decision_function(test)
+    np.testing.assert_array_equal(s[:8], np.full(8, s[8]))
+    assert roc_auc_score(y, s) > 0.9
+    # the wrapper is the denoiser of the steps to denoise
+    ctx, x_t, t = torch.randn(3, 1, 8), torch.randn(3, 1, 32), torch.tensor([1, 5, 9])
+    torch.testing.assert_close(ContextDenoiser(det.model_, ctx)(x_t, t),
+                               det.model_(torch.cat([ctx, x_t], -1), t)[..., 8:])
+
+
+def test_context_held_out_part_takes_its_past_from_the_fitting_part():
+    x = sine(100, 6)  # 35 held out: one window of 32, but not 8 + 32
+    det = DiffusionDetector(**{**FAST, "hop": 1}, context=8, val_fraction=0.35, max_steps=30).fit(x)
+    assert det.train_result_.val_losses  # the held-out windows gave a validation loss
+    assert det.decision_scores_.shape == (100,)
+    with pytest.raises(ValueError, match="they need at least 40 and 32"):
+        DiffusionDetector(**FAST, context=8).fit(x[:45])
+
+
+def test_bad_context_is_named():
+    x = sine(400, 0)
+    with pytest.raises(ValueError, match="context"):
+        DiffusionDetector(**FAST, context=-1).fit(x)
+    with pytest.raises(ValueError, match="context > 0 needs score_method='denoising'"):
+        DiffusionDetector(**FAST, context=8, score_method="reconstruction").fit(x)
+    with pytest.raises(ValueError, match="takes no context"):
+        DiffusionDetector(model="empirical", context=8).fit(x)
+    det = DiffusionDetector(**FAST, context=8, max_steps=5).fit(x)
+    with pytest.raises(ValueError, match="reconstruct needs context=0"):
+        det.reconstruct(x)
+    with pytest.raises(ValueError, match="40"):
+        det.decision_function(x[:39])

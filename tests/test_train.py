@@ -444,3 +444,25 @@ def test_a_mask_makes_the_diffusion_loss_average_the_observed_entries_only():
     expected = float((se * mask).sum() / mask.sum())
     got = diffusion_loss(model, sched, x0, model_kwargs={"mask": mask}, t=t, noise=noise)
     assert float(got) == pytest.approx(expected) and float(got) != pytest.approx(float(full))
+
+
+def test_diffusion_loss_with_context_keeps_the_past_clean_and_out_of_the_loss():
+    seen = []
+
+    class Spy(torch.nn.Module):  # ε̂ = 0 on the steps to denoise, 100 on the context (ignored by the loss)
+        def forward(self, x_t, t):
+            seen.append(x_t)
+            out = torch.zeros_like(x_t)
+            out[..., :3] = 100.0
+            return out
+
+    x0 = torch.randn(500, 2, 10)
+    noise = torch.randn(500, 2, 10)
+    t = torch.full((500,), 60)
+    loss = diffusion_loss(Spy(), NoiseSchedule(100), x0, t=t, noise=noise, context=3)
+    assert torch.equal(seen[0][..., :3], x0[..., :3])  # the past is given clean
+    assert not torch.allclose(seen[0][..., 3:], x0[..., 3:])  # the rest is noised
+    assert float(loss) == pytest.approx(float((noise[..., 3:] ** 2).mean()), rel=1e-6)
+    for bad in (10, 12):
+        with pytest.raises(ValueError, match="context"):
+            diffusion_loss(Spy(), NoiseSchedule(100), x0, context=bad)

@@ -82,6 +82,11 @@ class BaseDetector(BaseEstimator):
         """Shortest series (time steps) the detector accepts; windowed detectors return the window."""
         return 1
 
+    @property
+    def _min_held_out(self) -> int:
+        """Shortest held-out part (time steps) of a series; the shortest series unless the detector says less."""
+        return self._min_length
+
     # -- validation -------------------------------------------------------------------------
     def _check_common(self) -> None:
         check_choice(self.threshold, name="threshold", choices=tuple(THRESHOLD_METHODS))
@@ -152,11 +157,13 @@ class BaseDetector(BaseEstimator):
     def _n_fit(self, n: int) -> int:
         """Length of the fitting part of n steps / samples; the rest (at the end) is held out."""
         n_val = int(round(self.val_fraction * n))
-        need = self._min_length if self._input == "series" else 1
-        if n - n_val < need or (n_val and n_val < max(need, 2)):
+        need, held = (self._min_length, self._min_held_out) if self._input == "series" else (1, 1)
+        if n - n_val < need or (n_val and n_val < max(held, 2)):
             unit = "time steps" if self._input == "series" else "samples"
+            each = (f"each needs at least {max(need, 2)}" if need == held else
+                    f"they need at least {need} and {max(held, 2)}")
             raise ValueError(f"X has {n} {unit}; val_fraction={self.val_fraction} leaves {n - n_val} to fit and "
-                             f"{n_val} to fit the threshold (each needs at least {max(need, 2)})")
+                             f"{n_val} to fit the threshold ({each})")
         return n - n_val
 
     # -- the contract -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ calls :meth:`DiffusionDetector.fit_entities`; each entity keeps its own scaler.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,11 +30,31 @@ from diffad_lib.models.empirical import EmpiricalDenoiser
 from diffad_lib.samplers import randn_like
 from diffad_lib.scaling import SCALINGS, ChannelScaler
 from diffad_lib.scoring import AGGREGATES, CALIBRATIONS, KERNELS, ErrorCalibration, LevelCalibration, aggregate_errors
+from diffad_lib.train import diffusion_loss
 from diffad_lib.utils import module_device
 
-__all__ = ["DiffusionDetector"]
+__all__ = ["ContextDenoiser", "DiffusionDetector"]
 
 RANGE_Q = 0.001  # fit_ranges_: the 1 − RANGE_Q quantile of |scaled training values|
+
+
+class ContextDenoiser(nn.Module):
+    """A denoiser trained with a clean past (``DiffusionDetector(context=c)``), called on the noisy steps alone.
+
+    ``forward(x_t (B, C, L), t) = model(concat(context, x_t), t)[..., c:]`` with the clean ``context``
+    (B, C, c) of the same windows: the samplers and the denoising score see an ordinary ε-predictor of
+    the L steps to denoise. Condition keyword arguments (``cond``, ``entity``) pass through unchanged and
+    must cover the whole window of c + L steps.
+    """
+
+    def __init__(self, model: nn.Module, context: torch.Tensor) -> None:
+        super().__init__()
+        self.model = model
+        self.context = context
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        c = self.context.shape[-1]
+        return self.model(torch.cat([self.context, x_t], dim=-1), t, **kwargs)[..., c:]
 
 
 class DiffusionDetector(DiffusionCore, BaseDetector):
@@ -66,6 +87,17 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         development series the denoising score's mean VUS-PR was 0.502 at hop 1 against 0.491 at
         ``window // 4`` (`results/dev_variants/hop_quarter.json`), for about 1.2 times the fitting
         time; with ``epochs`` set, an epoch at hop 1 holds about four times as many windows.
+    context : int, default 0
+        Steps before each window that the denoiser is given clean, as the past it is conditioned on: the
+        denoiser sees ``context + window`` steps, the first ``context`` of them never noised, and predicts
+        the noise of the last ``window`` (a forecast-style conditional DDPM; the training loss counts those
+        steps only, :func:`~diffad_lib.train.diffusion_loss` with ``context``). Only the ``window`` steps
+        are scored, so an input that the past makes unlikely scores high even when it is an ordinary
+        window on its own. The first ``context`` steps of a series have no past: they carry the score of
+        step ``context``. The fitting part must hold ``context + window`` steps and every scored series
+        too; the held-out windows take their past from the end of the fitting part. Denoising score only
+        (``score_method="reconstruction"`` and :meth:`reconstruct` need ``context=0``), trained
+        denoisers only (not ``model="empirical"``).
     n_steps : int, default 100
         Diffusion steps T; ``schedule``, ``beta_start``, ``beta_end`` define β_t.
     t0 : int, default 20
@@ -162,7 +194,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
 
     __init__ = detector_init(
         "mlp",
-        front={"window": (WINDOW, "int"), "hop": (None, "int | None")},
+        front={"window": (WINDOW, "int"), "hop": (None, "int | None"), "context": (0, "int")},
         back={
             "scaling": ("robust", 'Literal["minmax", "robust", "standard", "none"]'),
             "distance": (1, "Literal[1, 2]"),
@@ -187,6 +219,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         check_int(self.window, name="window", minimum=2)
         if self.hop is not None:
             check_int(self.hop, name="hop", minimum=1, maximum=self.window)
+        check_int(self.context, name="context", minimum=0)
+        if self.context and self.score_method == "reconstruction":
+            raise ValueError("context > 0 needs score_method='denoising' (a reconstruction would leave the first "
+                             "context steps of a series without x̂); use context=0 with 'reconstruction'")
+        if self.context and self.model == "empirical":
+            raise ValueError("model 'empirical' (the exact denoiser of whole windows) takes no context; use context=0")
         check_choice(self.scaling, name="scaling", choices=SCALINGS)
         check_choice(self.distance, name="distance", choices=(1, 2))
         check_choice(self.calibration, name="calibration", choices=CALIBRATIONS)
@@ -212,7 +250,18 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
 
     @property
     def _min_length(self) -> int:
+        if not isinstance(self.window, (int, np.integer)):
+            return 1
+        return self.window + (self.context if isinstance(self.context, (int, np.integer)) else 0)
+
+    @property
+    def _min_held_out(self) -> int:  # held-out windows take their past from the fitting part
         return self.window if isinstance(self.window, (int, np.integer)) else 1
+
+    @property
+    def _span(self) -> int:
+        """Steps of a model window: the clean past and the window to denoise."""
+        return self.window + self.context
 
     @property
     def _pooling(self) -> str:
@@ -275,14 +324,16 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             self.fit_ranges_[key] = np.nanquantile(np.abs(clipped[:k][:, target]), 1.0 - RANGE_Q, axis=0,
                                                    method="lower")  # (n_target,)
             observed = (~np.isnan(scaled[key])).astype(np.float64) if missing else None
-            spans = {"fit": slice(0, k)} | ({"val": slice(k, None)} if len(arr) - k >= self.window else {})
+            # the held-out windows (targets in the held-out part) take their clean past from the fitting part
+            spans = {"fit": slice(0, k)} | ({"val": slice(k - self.context, None)} if len(arr) - k >= self.window
+                                            else {})
             for part, rows in spans.items():
-                parts[part].append((frame(fit_part[rows], self.window, self._hop), key))
+                parts[part].append((frame(fit_part[rows], self._span, self._hop), key))
                 if missing:
-                    masks[part].append(frame(observed[rows], self.window, self._hop)[:, target])
+                    masks[part].append(frame(observed[rows], self._span, self._hop)[:, target])
         defaults: dict[str, Any] = {"in_channels": len(target)}
         if self.model == "mlp":
-            defaults["window"] = self.window
+            defaults["window"] = self._span
         if self.model == "diffwave":
             defaults.update(cond_channels=len(cond), n_entities=self.n_entities)
         x, conditions = self._batch(parts["fit"], target, cond, masks["fit"] if missing else None)
@@ -291,8 +342,9 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         if self.model == "empirical":
             self._fit_empirical(x)
         else:
+            loss_fn = functools.partial(diffusion_loss, context=self.context) if self.context else None
             self._train(self._build_denoiser(defaults), x, conditions=conditions, callback=self.train_callback,
-                        val_data=val_x, val_conditions=val_conditions)
+                        val_data=val_x, val_conditions=val_conditions, loss_fn=loss_fn)
         self.calibrations_: dict[int, ErrorCalibration | LevelCalibration | None] = {}
         scores = []
         for key, k in zip(keys, n_fit, strict=True):
@@ -351,9 +403,13 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         of target windows (B, C_target, L) with their conditions, stitch the results back: (n, n_out)
         (``fn`` returns (B, n_out, L) with n_out a multiple of C_target, channel blocks in target order;
         ``n_out`` defaults to C_target). ``pool``: every step of a window carries the window's mean over its
-        observed steps, per output row, before stitching (a window score mapped back to its steps)."""
+        observed steps, per output row, before stitching (a window score mapped back to its steps).
+        With ``context``, the windows hold ``context + window`` steps: ``x0`` is their last ``window`` steps,
+        ``model_kwargs["context"]`` their clean past (B, C_target, context), and the first ``context`` steps of
+        the series, which no window scores, repeat the row of step ``context``."""
         target, cond = self._channels(scaled.shape[1])
-        windows = frame(np.nan_to_num(scaled, nan=0.0), self.window, self._hop)  # (W, C, L); missing: 0
+        c = self.context
+        windows = frame(np.nan_to_num(scaled, nan=0.0), self._span, self._hop)  # (W, C, c + L); missing: 0
         device = module_device(self.model_)
         out = np.empty((len(windows), len(target) if n_out is None else n_out, self.window))
         with torch.no_grad():
@@ -365,16 +421,19 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
                 if self.n_entities:
                     kwargs["entity"] = torch.full((rows.stop - lo,), entity, dtype=torch.long, device=device)
                 x0 = torch.as_tensor(windows[rows][:, target], dtype=torch.float32, device=device)
+                if c:
+                    kwargs["context"], x0 = x0[..., :c], x0[..., c:]
                 out[rows] = fn(x0, kwargs).double().cpu().numpy()
         if pool:
-            observed = frame((~np.isnan(scaled[:, target])).astype(np.float64), self.window, self._hop)
+            observed = frame((~np.isnan(scaled[:, target])).astype(np.float64), self._span, self._hop)[..., c:]
             blocks = out.reshape(len(out), -1, len(target), self.window)  # (W, n_out / C_target, C_target, L)
             observed = observed[:, None]  # (W, 1, C_target, L): the same steps for every block
             counts = observed.sum(axis=3, keepdims=True)
             pooled = (blocks * observed).sum(axis=3, keepdims=True) / np.maximum(counts, 1.0)
             # a window with no observed step of a channel keeps that channel's errors
             out = np.where(counts > 0, pooled, blocks).reshape(out.shape)
-        return stitch(out, len(scaled), self._hop)  # (n, n_out)
+        stitched = stitch(out, len(scaled) - c, self._hop)  # (n - c, n_out): the same window starts
+        return np.concatenate([np.repeat(stitched[:1], c, axis=0), stitched]) if c else stitched  # (n, n_out)
 
     def _reconstruct_scaled(self, scaled: np.ndarray, entity: int) -> np.ndarray:
         """Reconstruction of the target channels of a scaled series (n, C): (n, n_target)."""
@@ -419,13 +478,15 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         denoiser = self.model_ if model is None else model
 
         def fn(x0: torch.Tensor, kwargs: dict) -> torch.Tensor:
+            context = kwargs.pop("context", None)
+            net = denoiser if context is None else ContextDenoiser(denoiser, context)
             per_level = []
             for t in levels:
                 tt = torch.full((x0.shape[0],), t - 1, dtype=torch.long, device=x0.device)
                 signed = torch.zeros_like(x0)
                 for _ in range(self.n_samples):
                     eps = randn_like(x0, generator)
-                    signed += denoiser(self.schedule_.q_sample(x0, tt, eps), tt, **kwargs) - eps
+                    signed += net(self.schedule_.q_sample(x0, tt, eps), tt, **kwargs) - eps
                 per_level.append((signed / self.n_samples).abs() ** self.distance)
             if average:
                 return sum(per_level) / len(levels)  # (B, n_target, L)
@@ -461,8 +522,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         return self._level_errors(self._scaler(entity).transform(arr), entity, levels, model=model)
 
     def fit_windows(self, X: Any, *, entity: int = 0) -> np.ndarray:
-        """The target windows (W, n_target, window) the denoiser was trained on, for the training series X
-        that was given to :meth:`fit`: its fitting part (without the held-out ``val_fraction``), scaled by
+        """The target windows (W, n_target, context + window) the denoiser was trained on, for the training
+        series X that was given to :meth:`fit`: its fitting part (without the held-out ``val_fraction``), scaled by
         the entity's fitted scaler, clipped, framed with the detector's hop (missing values as 0). For a
         denoiser built from the training data, such as :class:`~diffad_lib.models.empirical.EmpiricalDenoiser`."""
         check_is_fitted(self, "model_")
@@ -470,7 +531,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         target, _ = self._channels(arr.shape[1])
         arr = arr[: self._n_fit(len(arr))]  # refuses a series too short to split as fit did
         clipped = np.clip(self._scaler(entity).transform(arr), -FIT_CLIP, FIT_CLIP)  # as fit_entities clips
-        return frame(np.nan_to_num(clipped, nan=0.0), self.window, self._hop)[:, target]
+        return frame(np.nan_to_num(clipped, nan=0.0), self._span, self._hop)[:, target]
 
     def _excess(self, x: np.ndarray, entity: int) -> np.ndarray:
         """How far each scaled target value (n, n_target) lies beyond the range the model was fitted
@@ -504,9 +565,13 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     def reconstruct(self, X: Any, *, entity: int = 0) -> np.ndarray:
         """Reconstruction x̂ of X in the input's units: (n_samples, n_channels) float64.
 
-        Condition channels are copied from X unchanged (they are inputs, not reconstructed).
+        Condition channels are copied from X unchanged (they are inputs, not reconstructed). A detector
+        with ``context`` > 0 has no reconstruction (its first ``context`` steps have no past): a ValueError.
         """
         check_is_fitted(self, "model_")
+        if self.context:
+            raise ValueError(f"reconstruct needs context=0; this detector conditions on {self.context} clean steps "
+                             "and scores by denoising (use decision_function or level_errors)")
         arr = self._validate(X, reset=False)
         scaler = self._scaler(entity)
         scaled = scaler.transform(arr)
