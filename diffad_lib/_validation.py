@@ -14,6 +14,7 @@ def as_float_array(
     name: str = "X",
     ndim: int | tuple[int, ...] = (1, 2),
     min_length: int = 1,
+    length_note: str = "",
     allow_nan: bool = False,
     nan_hint: str = "",
 ) -> np.ndarray:
@@ -22,7 +23,8 @@ def as_float_array(
     Raises ``ValueError`` naming ``name`` when the array is empty, has the wrong number
     of dimensions, is shorter than ``min_length`` along axis 0, or holds NaN/inf (with
     ``allow_nan`` NaN marks a missing value and is kept; ±inf is still refused). ``nan_hint`` is
-    appended to the message about NaN (e.g. how to have NaN treated as missing).
+    appended to the message about NaN (e.g. how to have NaN treated as missing), ``length_note`` to the
+    one about ``min_length`` (e.g. what makes up that length).
     The caller's object is never modified (a copy is returned when conversion is needed).
     """
     if hasattr(X, "to_numpy"):  # pandas DataFrame / Series
@@ -46,7 +48,7 @@ def as_float_array(
         raise ValueError(f"{name} is empty; got shape {arr.shape}")
     if arr.shape[0] < min_length:
         raise ValueError(
-            f"{name} has {arr.shape[0]} time steps, shorter than the window length {min_length}"
+            f"{name} has {arr.shape[0]} time steps, shorter than the window length {min_length}{length_note}"
         )
     bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
     if bad.any() and allow_nan:

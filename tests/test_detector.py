@@ -9,7 +9,8 @@ from diffad_lib import DiffusionDetector, EntityDetector
 from diffad_lib.models import MLPConfig, MLPDenoiser
 
 FAST = dict(window=32, hop=8, n_steps=50, t0=10, sampler="ddim", sample_steps=5, epochs=40, batch_size=32,
-            lr=2e-3, model_params={"hidden": 128, "n_layers": 2}, smoothing="none", random_state=0)
+            lr=2e-3, model_params={"hidden": 128, "n_layers": 2}, smoothing="none", random_state=0,
+            context=0)  # the scores of one window alone; the context tests set their own
 
 
 def sine(n, seed, noise=0.05):
@@ -96,7 +97,7 @@ def test_dataframe_input_and_inputs_not_modified():
         (np.array([[0.0], [np.inf]] * 20), "inf"),
         (np.zeros((40, 1, 1)), "ndim"),
         (np.zeros((0, 1)), "empty"),
-        (np.zeros((10, 1)), "shorter than the window length 16"),
+        (np.zeros((10, 1)), r"shorter than the window length 32 \(a window of 16 steps after a context of 16"),
         ([["a", "b"]] * 20, "numeric"),
     ],
 )
@@ -133,7 +134,7 @@ def test_entities_and_condition_channels_with_diffwave():
     det = EntityDetector(DiffusionDetector(
         "diffwave", model_params={"residual_channels": 16, "n_layers": 3, "layer": "res", "dilation_cycle": 3},
         window=32, hop=8, n_steps=50, t0=10, sample_steps=5, epochs=5, batch_size=32, cond_channels=[1],
-        n_entities=2, random_state=0,
+        n_entities=2, random_state=0, context=0,  # a reconstruction below needs no context
     )).fit(series)
     assert set(det.threshold_) == {0, 1} and set(det.decision_scores_) == {0, 1}
     core = det.detector_
@@ -144,6 +145,11 @@ def test_entities_and_condition_channels_with_diffwave():
     assert set(np.unique(det.predict(series[0], entity=0))) <= {0, 1}
     with pytest.raises(ValueError, match=r"entity must be one of the fitted entities 0..1; got 5"):
         det.decision_function(series[0], entity=5)
+    # with the default context (16 clean steps) the cascade sees the conditions of the whole 48 steps
+    ctx = EntityDetector(DiffusionDetector(
+        "diffwave", model_params={"residual_channels": 4, "n_layers": 1, "layer": "res"}, window=32, hop=8,
+        n_steps=20, t0=5, max_steps=5, cond_channels=[1], n_entities=2)).fit(series)
+    assert ctx.detector_._span == 48 and ctx.decision_function(series[1], entity=1).shape == (600,)
     with pytest.raises(ValueError, match="cond_channels must index"):
         DiffusionDetector("diffwave", window=32, epochs=1, cond_channels=[3]).fit(series[0])
     with pytest.raises(ValueError, match=r"4 entities for a detector with n_entities=2"):
@@ -199,7 +205,7 @@ def test_seeded_regression_values():
     """
     t = np.arange(400)
     x = np.sin(2 * np.pi * t / 25)[:, None]
-    det = DiffusionDetector(window=16, hop=4, n_steps=20, t0=5, epochs=3, batch_size=16,
+    det = DiffusionDetector(window=16, hop=4, n_steps=20, t0=5, epochs=3, batch_size=16, context=0,
                             model_params={"hidden": 32, "n_layers": 2}, random_state=0).fit(x)
     s = det.decision_function(x)
     np.testing.assert_allclose(s[[0, 50, 199, 399]], [1.90506102, -0.83402385, 0.41449330, 0.67661715], rtol=2e-4)
@@ -379,7 +385,7 @@ def test_context_conditions_the_denoiser_on_the_clean_past():
     from diffad_lib.detectors.series import ContextDenoiser
 
     x = sine(1200, 4)
-    det = DiffusionDetector(**FAST, context=8).fit(x)
+    det = DiffusionDetector(**{**FAST, "context": 8}).fit(x)
     assert det.model_.config.window == 40  # the past and the window
     assert det.fit_windows(x).shape[1:] == (1, 40)
     test, y = with_spikes(sine(600, 5), 6, seed=1)
@@ -414,22 +420,22 @@ def test_context_conditions_the_denoiser_on_the_clean_past():
 
 def test_context_held_out_part_takes_its_past_from_the_fitting_part():
     x = sine(100, 6)  # 35 held out: one window of 32, but not 8 + 32
-    det = DiffusionDetector(**{**FAST, "hop": 1}, context=8, val_fraction=0.35, max_steps=30).fit(x)
+    det = DiffusionDetector(**{**FAST, "hop": 1, "context": 8}, val_fraction=0.35, max_steps=30).fit(x)
     assert det.train_result_.val_losses  # the held-out windows gave a validation loss
     assert det.decision_scores_.shape == (100,)
     with pytest.raises(ValueError, match="they need at least 40 and 32"):
-        DiffusionDetector(**FAST, context=8).fit(x[:45])
+        DiffusionDetector(**{**FAST, "context": 8}).fit(x[:45])
 
 
 def test_bad_context_is_named():
     x = sine(400, 0)
     with pytest.raises(ValueError, match="context"):
-        DiffusionDetector(**FAST, context=-1).fit(x)
+        DiffusionDetector(**{**FAST, "context": -1}).fit(x)
     with pytest.raises(ValueError, match="context > 0 needs score_method='denoising'"):
-        DiffusionDetector(**FAST, context=8, score_method="reconstruction").fit(x)
+        DiffusionDetector(**{**FAST, "context": 8}, score_method="reconstruction").fit(x)
     with pytest.raises(ValueError, match="takes no context"):
         DiffusionDetector(model="empirical", context=8).fit(x)
-    det = DiffusionDetector(**FAST, context=8, max_steps=5).fit(x)
+    det = DiffusionDetector(**{**FAST, "context": 8}, max_steps=5).fit(x)
     with pytest.raises(ValueError, match="reconstruct needs context=0"):
         det.reconstruct(x)
     with pytest.raises(ValueError, match="40"):

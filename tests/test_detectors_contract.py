@@ -120,7 +120,7 @@ def test_scikit_learn_estimator_checks(name):
     # tiny windows, so scikit-learn's small test matrices are long enough
     params = {**SMALL[name], "window": 1, "hop": 1} if "window" in SMALL[name] else dict(SMALL[name])
     if name == "diffusion":
-        params.update(window=2)
+        params.update(window=2, context=1)
     if name == "autoencoder":
         params = {"window": 2, "hop": 1, "epochs": 1, "channels": (4,), "bottleneck": 2}
     if name == "kmeans":

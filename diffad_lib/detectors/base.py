@@ -83,6 +83,11 @@ class BaseDetector(BaseEstimator):
         return 1
 
     @property
+    def _length_note(self) -> str:
+        """What makes up :attr:`_min_length`, for the message about a series shorter than it ("" if obvious)."""
+        return ""
+
+    @property
     def _min_held_out(self) -> int:
         """Shortest held-out part (time steps) of a series; the shortest series unless the detector says less."""
         return self._min_length
@@ -98,7 +103,8 @@ class BaseDetector(BaseEstimator):
         """X as float64 (n, C) series or (N, C, *S) samples; checks the channels seen in fit."""
         if self._input == "series":
             policy = getattr(self, "nan_policy", None)  # only detectors that can mask NaN have one
-            arr = as_float_array(X, name=name, ndim=(1, 2), min_length=self._min_length, allow_nan=policy == "mask",
+            arr = as_float_array(X, name=name, ndim=(1, 2), min_length=self._min_length,
+                                 length_note=self._length_note, allow_nan=policy == "mask",
                                  nan_hint="; pass nan_policy='mask' to treat NaN as a missing value" if policy else "")
             if arr.ndim == 1 and not reset and self.n_features_in_ != 1:
                 raise ValueError(f"{name} is 1-D (one channel) but {type(self).__name__} was fitted on "

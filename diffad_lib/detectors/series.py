@@ -36,6 +36,7 @@ from diffad_lib.utils import module_device
 __all__ = ["ContextDenoiser", "DiffusionDetector"]
 
 RANGE_Q = 0.001  # fit_ranges_: the 1 − RANGE_Q quantile of |scaled training values|
+CONTEXT = 16  # context=None: clean past steps of the denoising score's windows (named trained denoisers)
 
 
 class ContextDenoiser(nn.Module):
@@ -87,7 +88,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         development series the denoising score's mean VUS-PR was 0.502 at hop 1 against 0.491 at
         ``window // 4`` (`results/dev_variants/hop_quarter.json`), for about 1.2 times the fitting
         time; with ``epochs`` set, an epoch at hop 1 holds about four times as many windows.
-    context : int, default 0
+    context : int, optional
         Steps before each window that the denoiser is given clean, as the past it is conditioned on: the
         denoiser sees ``context + window`` steps, the first ``context`` of them never noised, and predicts
         the noise of the last ``window`` (a forecast-style conditional DDPM; the training loss counts those
@@ -97,7 +98,12 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         step ``context``. The fitting part must hold ``context + window`` steps and every scored series
         too; the held-out windows take their past from the end of the fitting part. Denoising score only
         (``score_method="reconstruction"`` and :meth:`reconstruct` need ``context=0``), trained
-        denoisers only (not ``model="empirical"``).
+        denoisers only (not ``model="empirical"``). ``None`` (default): 16 (:data:`CONTEXT`) for the
+        denoising score of a denoiser named here (``"mlp"``, ``"diffwave"``, ``"wavelet_unet"``), 0 for the
+        reconstruction score, the exact denoiser and a module instance (built for windows of its own
+        length). On the leaderboard's development series the denoising score's mean VUS-PR was 0.553 with
+        16 steps of context against 0.530 without (SMAP +0.040, NAB +0.029, UCR +0.053, MSL and SMD within
+        0.005 of before; `results/dev_variants/context_16.json`), for about the same fitting time.
     n_steps : int, default 100
         Diffusion steps T; ``schedule``, ``beta_start``, ``beta_end`` define β_t.
     t0 : int, default 20
@@ -194,7 +200,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
 
     __init__ = detector_init(
         "mlp",
-        front={"window": (WINDOW, "int"), "hop": (None, "int | None"), "context": (0, "int")},
+        front={"window": (WINDOW, "int"), "hop": (None, "int | None"), "context": (None, "int | None")},
         back={
             "scaling": ("robust", 'Literal["minmax", "robust", "standard", "none"]'),
             "distance": (1, "Literal[1, 2]"),
@@ -219,7 +225,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         check_int(self.window, name="window", minimum=2)
         if self.hop is not None:
             check_int(self.hop, name="hop", minimum=1, maximum=self.window)
-        check_int(self.context, name="context", minimum=0)
+        if self.context is not None:
+            check_int(self.context, name="context", minimum=0)
         if self.context and self.score_method == "reconstruction":
             raise ValueError("context > 0 needs score_method='denoising' (a reconstruction would leave the first "
                              "context steps of a series without x̂); use context=0 with 'reconstruction'")
@@ -252,16 +259,31 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     def _min_length(self) -> int:
         if not isinstance(self.window, (int, np.integer)):
             return 1
-        return self.window + (self.context if isinstance(self.context, (int, np.integer)) else 0)
+        return self.window + (self._context if isinstance(self.context, (int, np.integer, type(None))) else 0)
+
+    @property
+    def _length_note(self) -> str:
+        if not isinstance(self.window, (int, np.integer)) or not self._context:
+            return ""
+        return f" (a window of {self.window} steps after a context of {self._context}; see the context parameter)"
 
     @property
     def _min_held_out(self) -> int:  # held-out windows take their past from the fitting part
         return self.window if isinstance(self.window, (int, np.integer)) else 1
 
     @property
+    def _context(self) -> int:
+        """Clean past steps of every model window: ``context``, or with None :data:`CONTEXT` for the denoising
+        score of a denoiser named and trained here, 0 otherwise."""
+        if self.context is not None:
+            return int(self.context)
+        named = isinstance(self.model, str) and self.model != "empirical"
+        return CONTEXT if named and self.score_method == "denoising" else 0
+
+    @property
     def _span(self) -> int:
         """Steps of a model window: the clean past and the window to denoise."""
-        return self.window + self.context
+        return self.window + self._context
 
     @property
     def _pooling(self) -> str:
@@ -325,7 +347,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
                                                    method="lower")  # (n_target,)
             observed = (~np.isnan(scaled[key])).astype(np.float64) if missing else None
             # the held-out windows (targets in the held-out part) take their clean past from the fitting part
-            spans = {"fit": slice(0, k)} | ({"val": slice(k - self.context, None)} if len(arr) - k >= self.window
+            spans = {"fit": slice(0, k)} | ({"val": slice(k - self._context, None)} if len(arr) - k >= self.window
                                             else {})
             for part, rows in spans.items():
                 parts[part].append((frame(fit_part[rows], self._span, self._hop), key))
@@ -342,7 +364,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         if self.model == "empirical":
             self._fit_empirical(x)
         else:
-            loss_fn = functools.partial(diffusion_loss, context=self.context) if self.context else None
+            loss_fn = functools.partial(diffusion_loss, context=self._context) if self._context else None
             self._train(self._build_denoiser(defaults), x, conditions=conditions, callback=self.train_callback,
                         val_data=val_x, val_conditions=val_conditions, loss_fn=loss_fn)
         self.calibrations_: dict[int, ErrorCalibration | LevelCalibration | None] = {}
@@ -408,7 +430,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         ``model_kwargs["context"]`` their clean past (B, C_target, context), and the first ``context`` steps of
         the series, which no window scores, repeat the row of step ``context``."""
         target, cond = self._channels(scaled.shape[1])
-        c = self.context
+        c = self._context
         windows = frame(np.nan_to_num(scaled, nan=0.0), self._span, self._hop)  # (W, C, c + L); missing: 0
         device = module_device(self.model_)
         out = np.empty((len(windows), len(target) if n_out is None else n_out, self.window))
@@ -569,8 +591,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         with ``context`` > 0 has no reconstruction (its first ``context`` steps have no past): a ValueError.
         """
         check_is_fitted(self, "model_")
-        if self.context:
-            raise ValueError(f"reconstruct needs context=0; this detector conditions on {self.context} clean steps "
+        if self._context:
+            raise ValueError(f"reconstruct needs context=0; this detector conditions on {self._context} clean steps "
                              "and scores by denoising (use decision_function or level_errors)")
         arr = self._validate(X, reset=False)
         scaler = self._scaler(entity)
