@@ -42,9 +42,10 @@
 # denoiser trained to convergence (at least 4000 optimizer steps, validation loss on the held-out
 # fifth), and a *denoising* score: how far the model's prediction of the noise added to each
 # window is off, given the 16 steps before the window as they are (`context=16`: a conditional
-# model of each window given its recent past), as the size of the mean signed error over 8 noise draws (so the part of the
-# noise that no model could predict averages away), averaged over four noise levels, per
-# channel, each channel standardised by its errors on held-out normal data. *DiffADT* is the S4 cascade of Chapter 2 scored as its paper does, by the
+# model of each window given its recent past), as the size of the mean signed error over 8
+# noise draws (so the part of the noise that no model could predict averages away), averaged
+# over four noise levels, per channel, each channel standardised by its errors on held-out
+# normal data. *DiffADT* is the S4 cascade of Chapter 2 scored as its paper does, by the
 # distance between a window and its reconstruction, with a smaller model and a fixed budget of
 # 1000 steps at `default` so that it fits the CPU budget.
 
@@ -148,8 +149,13 @@ if doc is not None:
     display(Markdown("\n".join(lines)))
     # the noise a gap is read against: the MLP alone on these series with another seed (the board keeps the default)
     reported_seed = results / "default_variants" / "seed_1.json"
-    if reported_seed.exists():
-        r_doc = json.loads(reported_seed.read_text())
+    r_doc = json.loads(reported_seed.read_text()) if reported_seed.exists() else None
+    if r_doc is not None and r_doc["meta"]["date"] < doc["meta"]["date"]:  # ISO dates in UTC: order is time order
+        display(Markdown(
+            f"The run of `diffusion (MLP)` with another seed (`results/default_variants/seed_1.json`, commit "
+            f"{r_doc['meta']['commit']}) is older than this board, whose `diffusion (MLP)` may have another default; "
+            "it is not read against these gaps."))
+    elif r_doc is not None:
         shift = _mlp_shift(r_doc, doc)
         within = [d for d in shift if 0 < base_best[d] - doc["datasets"][d]["diffusion"]["vus_pr"] <= abs(shift[d])]
         display(Markdown(
