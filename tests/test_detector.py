@@ -198,7 +198,8 @@ def test_seeded_regression_values():
     """Scores of a fixed tiny configuration (CPU, one thread), recorded when the default score became
     the calibrated, Hann-smoothed denoising error with robust scaling and a held-out fifth, again
     when it became the size of the mean signed error of 8 draws per noise level, and again when the
-    errors became pooled over each window (``pooling="step"`` still gives the values before that).
+    errors became pooled over each window (``pooling="step"`` still gives the values before that). The
+    context and the calibration are pinned to the values of those recordings (``context=0``, ``"robust"``).
 
     A change in initialisation, training draws, reconstruction noise or scoring moves them; the
     tolerance allows float rounding across BLAS builds only.
@@ -206,7 +207,7 @@ def test_seeded_regression_values():
     t = np.arange(400)
     x = np.sin(2 * np.pi * t / 25)[:, None]
     det = DiffusionDetector(window=16, hop=4, n_steps=20, t0=5, epochs=3, batch_size=16, context=0,
-                            model_params={"hidden": 32, "n_layers": 2}, random_state=0).fit(x)
+                            calibration="robust", model_params={"hidden": 32, "n_layers": 2}, random_state=0).fit(x)
     s = det.decision_function(x)
     np.testing.assert_allclose(s[[0, 50, 199, 399]], [1.90506102, -0.83402385, 0.41449330, 0.67661715], rtol=2e-4)
     assert det.threshold_ == pytest.approx(2.20910725, rel=2e-4)
@@ -245,7 +246,8 @@ def test_denoising_score_averages_the_signed_errors_of_the_draws(n_samples):
 
 def test_level_errors_are_the_rows_the_denoising_score_averages():
     x = np.hstack([sine(600, 2), sine(600, 3)])  # two channels
-    det = DiffusionDetector(**FAST, n_samples=2).fit(x)
+    # the robust calibration averages the levels (the Mahalanobis one keeps them apart: tested below)
+    det = DiffusionDetector(**FAST, n_samples=2, calibration="robust").fit(x)
     levels = det.score_levels
     rows = det.level_errors(x)
     assert rows.shape == (len(levels), len(x), 2)
@@ -378,6 +380,29 @@ def test_mahalanobis_calibration_scores_the_level_profile():
     assert np.isfinite(s).all() and s[200:210].mean() > np.quantile(s[:150], 0.99)
     with pytest.raises(ValueError, match="calibration='mahalanobis' needs score_method='denoising'"):
         DiffusionDetector(calibration="mahalanobis", score_method="reconstruction").fit(x)
+
+
+def test_default_calibration_is_mahalanobis_for_trained_denoising_only():
+    from diffad_lib.scoring import ErrorCalibration, LevelCalibration
+
+    x = sine(600, 4)
+    quick = {**FAST, "epochs": 2, "n_samples": 1}
+    kinds = {
+        "default": (DiffusionDetector(**quick), LevelCalibration),
+        "reconstruction": (DiffusionDetector(**quick, score_method="reconstruction"), ErrorCalibration),
+        "exact denoiser": (DiffusionDetector(**{**quick, "model_params": None}, model="empirical"), ErrorCalibration),
+        "module instance": (DiffusionDetector(**{**quick, "model_params": None},
+                                              model=MLPDenoiser(MLPConfig(in_channels=1, window=32, hidden=32))),
+                            ErrorCalibration),
+        "explicit robust": (DiffusionDetector(**quick, calibration="robust"), ErrorCalibration),
+    }
+    for name, (det, expected) in kinds.items():
+        assert det.get_params()["calibration"] is None or name == "explicit robust"
+        det.fit(x)
+        assert type(det.calibrations_[0]) is expected, name
+    assert DiffusionDetector(**quick, calibration="none").fit(x).calibrations_[0] is None
+    with pytest.raises(ValueError, match="calibration"):
+        DiffusionDetector(**quick, calibration="mad").fit(x)
 
 
 def test_context_conditions_the_denoiser_on_the_clean_past():
