@@ -650,7 +650,9 @@ glue("ch3_audio_hardest", f"{full_audio.idxmin()} ({full_audio.min():.3f})")
 # standardised on held-out normal data; the pooling became the default in December 2026, when it
 # raised the leaderboard's development mean, and these rows moved with it; since 2026-12-07 the
 # denoiser is also given the 16 steps before each window as they are, `context=16`, which raised
-# that mean again, measured with the MLP denoiser). The series score has
+# that mean again, measured with the MLP denoiser; since 2026-12-08 each channel's errors at the
+# four levels are scored together, by the Mahalanobis distance of their profile from the training
+# profiles, instead of averaged, `calibration="mahalanobis"`, chosen the same way). The series score has
 # no feature term (λ = 1): that term needs image-like samples and is left to the image and audio
 # sections. Data: NAB {cite}`lavin2015evaluating` (real series with
 # labelled anomaly windows; we train on the first 70 % of the steps before the first window) and the
@@ -720,7 +722,9 @@ show_full_results("03_wavelet_multimodal_full", {"table1": table1, "table2": tab
 # noise draws per level (the noise no model can predict averages away; before, one draw), and since
 # 2026-12-07 a denoiser given the 16 steps before each window clean (`context=16`, chosen on the
 # leaderboard's development series with the MLP; the U-Net here takes it as its default without a
-# separate comparison); and the image and sound detector now reconstructs inputs clipped to
+# separate comparison), and since 2026-12-08 the Mahalanobis calibration of each channel's errors
+# over the four noise levels (chosen the same way, taken here without a comparison of its own);
+# and the image and sound detector now reconstructs inputs clipped to
 # ten scaled units and measures the distance to the unclipped values (only extreme inputs are
 # affected). The cell below compares this build's Tables I and II with the `default` run recorded
 # in `results/03_wavelet_multimodal_default.json` (this build minus the recorded one) and then

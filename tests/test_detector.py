@@ -405,6 +405,31 @@ def test_default_calibration_is_mahalanobis_for_trained_denoising_only():
         DiffusionDetector(**quick, calibration="mad").fit(x)
 
 
+def test_recalibrate_after_changing_the_scoring_options():
+    x = sine(800, 5)
+    det = DiffusionDetector(**{**FAST, "epochs": 3, "n_samples": 2}).fit(x)
+    scores, threshold = det.decision_scores_.copy(), det.threshold_
+    weights = {k: v.clone() for k, v in det.model_.state_dict().items()}
+    det.set_params(t0=20)
+    # the joint calibration belongs to the levels it was fitted at: scoring other levels is refused, named
+    with pytest.raises(ValueError, match=r"fitted at the noise levels \[2, 5, 10, 20\].*recalibrate"):
+        det.decision_function(x)
+    det.recalibrate(x)
+    assert det.calibration_levels_ == det.score_levels == [5, 10, 20, 40]
+    assert np.isfinite(det.decision_function(x)).all() and det.threshold_ != threshold
+    det.set_params(calibration="robust")
+    with pytest.raises(ValueError, match="calibration is now 'robust' but the detector was calibrated with "
+                                         "'mahalanobis'"):
+        det.decision_function(x)
+    # back to the fitted options: the fit's scores and threshold again (seeded draws), the network untouched
+    det.set_params(t0=FAST["t0"], calibration=None).recalibrate(x)
+    np.testing.assert_allclose(det.decision_scores_, scores, rtol=1e-9)
+    assert det.threshold_ == pytest.approx(threshold, rel=1e-12)
+    assert all(torch.equal(v, det.model_.state_dict()[k]) for k, v in weights.items())
+    with pytest.raises(ValueError, match="time steps"):
+        det.recalibrate(x[:20])  # too short to split as fit did
+
+
 def test_context_conditions_the_denoiser_on_the_clean_past():
     from diffad_lib.data.windows import frame
     from diffad_lib.detectors.series import ContextDenoiser

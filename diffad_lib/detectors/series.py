@@ -193,6 +193,8 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     model_, schedule_ : the trained denoiser and its noise schedule
     scalers_ : dict entity -> ChannelScaler (entity 0 for a single series)
     calibrations_ : dict entity -> ErrorCalibration, LevelCalibration or None
+    calibration_levels_ : the :attr:`score_levels` the calibrations were fitted at (a Mahalanobis calibration
+        refuses to score other levels: after changing ``t0`` or ``n_steps``, :meth:`recalibrate`)
     fit_ranges_ : dict entity -> (n_target,) the 99.9 % quantile (a stored value) of the absolute scaled
         values of the fitting part (the score adds ``max(|x| − range, 0)^p`` per channel: values beyond
         the training range always count, and one training glitch does not widen the range)
@@ -383,18 +385,46 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
             self._train(self._build_denoiser(defaults), x, conditions=conditions, callback=self.train_callback,
                         val_data=val_x, val_conditions=val_conditions, loss_fn=loss_fn)
         self.calibrations_: dict[int, ErrorCalibration | LevelCalibration | None] = {}
+        self.calibration_levels_ = self.score_levels
         scores = []
         for key, k in zip(keys, n_fit, strict=True):
             errors = self._errors_scaled(scaled[key], key)
-            if self._calibration == "robust":  # the held-out part (the fitting part if none is held out)
-                normal = slice(k, None) if len(errors) - k >= self.window else slice(0, k)
-                self.calibrations_[key] = ErrorCalibration.fit(errors[normal])
-            elif self._calibration == "mahalanobis":  # two-sided: every training step gives a normal profile
-                self.calibrations_[key] = LevelCalibration.fit(errors)
-            else:
-                self.calibrations_[key] = None
+            self.calibrations_[key] = self._fit_calibration(errors, k)
             scores.append(self._score_errors(errors, key))
         return scores
+
+    def _fit_calibration(self, errors: np.ndarray, k: int) -> ErrorCalibration | LevelCalibration | None:
+        """The calibration of one entity's training errors, whose first ``k`` steps are the fitting part."""
+        if self._calibration == "robust":  # the held-out part (the fitting part if none is held out)
+            normal = slice(k, None) if len(errors) - k >= self.window else slice(0, k)
+            return ErrorCalibration.fit(errors[normal])
+        if self._calibration == "mahalanobis":  # two-sided: every training step gives a normal profile
+            return LevelCalibration.fit(errors)
+        return None
+
+    def recalibrate(self, X: Any) -> DiffusionDetector:
+        """Fit the error calibration and the threshold again on the training series X, keeping the trained network.
+
+        For a detector fitted on one series (:meth:`fit`) whose scoring options (``t0``, ``n_samples``,
+        ``calibration``, ``aggregate``, smoothing, threshold) were changed with ``set_params`` afterwards: X must be
+        the series given to :meth:`fit`, split the same way (``val_fraction``). The network, its scaler and training
+        range stay as fitted; ``calibrations_``, ``threshold_``, ``decision_scores_`` and ``labels_`` are replaced.
+        With unchanged options the result equals the fit's (the noise draws are seeded). Returns self.
+        """
+        check_is_fitted(self, "model_")
+        if list(self.scalers_) != [0]:
+            raise ValueError("recalibrate needs a detector fitted on one series with fit; this one holds entities "
+                             f"{sorted(self.scalers_)} (fit it again through EntityDetector)")
+        self._check_common()
+        self._check_params()
+        arr = self._validate(X, reset=False)
+        self._check_complete_conditions(arr, self._channels(arr.shape[1])[1], name="X")
+        n_fit = self._n_fit(len(arr))
+        errors = self._errors_scaled(self._scaler(0).transform(arr), 0)
+        self.calibrations_ = {0: self._fit_calibration(errors, n_fit)}
+        self.calibration_levels_ = self.score_levels
+        self._set_threshold(self._score_errors(errors, 0), n_fit)
+        return self
 
     def _fit_empirical(self, x: torch.Tensor) -> None:
         """``model="empirical"``: the exact denoiser of the fitting windows x (W, C_target, L), no training
@@ -594,7 +624,20 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
     def score_entity(self, X: np.ndarray, entity: int) -> np.ndarray:
         """Scores of a validated series (n, C) of a fitted entity: (n,) float64."""
         self._check_complete_conditions(X, self._channels(X.shape[1])[1], name="X")
-        return self._score_errors(self._errors_scaled(self._scaler(entity).transform(X), entity), entity)
+        scaler = self._scaler(entity)  # refuses an entity that was not fitted
+        stored = self.calibrations_[entity]
+        kinds = {"robust": ErrorCalibration, "mahalanobis": LevelCalibration, "none": type(None)}
+        if not isinstance(stored, kinds[self._calibration]):
+            fitted = next(k for k, cls in kinds.items() if isinstance(stored, cls))
+            raise ValueError(f"calibration is now {self._calibration!r} but the detector was calibrated with "
+                             f"{fitted!r}: call recalibrate(X_train) with the training series (no retraining), "
+                             "or fit again")
+        fitted_at = getattr(self, "calibration_levels_", None)
+        if isinstance(stored, LevelCalibration) and fitted_at != self.score_levels:
+            raise ValueError(f"the Mahalanobis calibration was fitted at the noise levels {fitted_at}, but t0 and "
+                             f"n_steps now give {self.score_levels}: call recalibrate(X_train) with the training "
+                             "series (no retraining), or fit again")
+        return self._score_errors(self._errors_scaled(scaler.transform(X), entity), entity)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self.score_entity(X, 0)
