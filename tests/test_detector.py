@@ -430,6 +430,21 @@ def test_recalibrate_after_changing_the_scoring_options():
         det.recalibrate(x[:20])  # too short to split as fit did
 
 
+def test_mahalanobis_reference_leaves_out_the_windows_of_a_training_glitch():
+    det = DiffusionDetector(window=8, context=4)  # a model window spans 12 steps
+    errors = np.random.default_rng(0).random((3, 200, 2))
+    scaled = np.zeros((200, 2))
+    assert det._glitch_free(errors, scaled) is errors  # nothing beyond ±FIT_CLIP: the fit's data unchanged
+    scaled[100, 1] = 50.0  # one glitch in one channel
+    out = det._glitch_free(errors, scaled)
+    gone = np.isnan(out).all(axis=(0, 2))
+    # every step whose windows may hold step 100, in every channel and level, and no other step
+    np.testing.assert_array_equal(np.flatnonzero(gone), np.arange(100 - 11, 100 + 12))
+    np.testing.assert_array_equal(out[:, ~gone], errors[:, ~gone])
+    scaled[::10, 0] = -50.0  # glitches everywhere: leaving them out would leave too little, so nothing is
+    assert det._glitch_free(errors, scaled) is errors
+
+
 def test_context_conditions_the_denoiser_on_the_clean_past():
     from diffad_lib.data.windows import frame
     from diffad_lib.detectors.series import ContextDenoiser

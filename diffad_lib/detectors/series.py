@@ -154,8 +154,10 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         the fitting part with the held-out part: the windows the network was trained on are denoised best,
         and with the held-out part alone as reference they scored as unusual (on the leaderboard's
         development series that reference flagged 19.5 % of the fitting part with the three-sigma
-        threshold of the held-out scores, against 3.9 % for ``"robust"``). ``"none"``: raw errors (the
-        paper's score). ``None`` (default): ``"mahalanobis"`` for the denoising score of a denoiser named here
+        threshold of the held-out scores, against 3.9 % for ``"robust"``). The steps whose windows hold a
+        training value beyond ±10 scaled units (a glitch; the network trains on it clipped) are left out of
+        that reference, since a mean and a covariance, unlike a median and a MAD, follow one extreme value.
+        ``"none"``: raw errors (the paper's score). ``None`` (default): ``"mahalanobis"`` for the denoising score of a denoiser named here
         (``"mlp"``, ``"diffwave"``, ``"wavelet_unet"``), ``"robust"`` for the reconstruction score, the exact
         denoiser and a module instance. On the leaderboard's development series, with the default context, the
         denoising score's mean VUS-PR was 0.578 with ``"mahalanobis"`` against 0.553 with ``"robust"`` (SMAP
@@ -389,18 +391,41 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         scores = []
         for key, k in zip(keys, n_fit, strict=True):
             errors = self._errors_scaled(scaled[key], key)
-            self.calibrations_[key] = self._fit_calibration(errors, k)
+            self.calibrations_[key] = self._fit_calibration(errors, k, scaled[key])
             scores.append(self._score_errors(errors, key))
         return scores
 
-    def _fit_calibration(self, errors: np.ndarray, k: int) -> ErrorCalibration | LevelCalibration | None:
-        """The calibration of one entity's training errors, whose first ``k`` steps are the fitting part."""
+    def _fit_calibration(self, errors: np.ndarray, k: int,
+                         scaled: np.ndarray) -> ErrorCalibration | LevelCalibration | None:
+        """The calibration of one entity's training errors, whose first ``k`` steps are the fitting part, from its
+        scaled training series (n, C)."""
         if self._calibration == "robust":  # the held-out part (the fitting part if none is held out)
             normal = slice(k, None) if len(errors) - k >= self.window else slice(0, k)
             return ErrorCalibration.fit(errors[normal])
-        if self._calibration == "mahalanobis":  # two-sided: every training step gives a normal profile
-            return LevelCalibration.fit(errors)
+        if self._calibration == "mahalanobis":  # two-sided: every training step gives a normal profile ...
+            return LevelCalibration.fit(self._glitch_free(errors, scaled))  # ... but a glitch's windows do not
         return None
+
+    def _glitch_free(self, errors: np.ndarray, scaled: np.ndarray) -> np.ndarray:
+        """Level errors (k, n, C) of a training series, NaN (left out of the Mahalanobis fit) at every step whose
+        score reads a window holding a value beyond ±FIT_CLIP scaled units in any channel (a glitch the network
+        was trained clipped), so one extreme training value cannot widen the normal profiles (a mean and a
+        covariance are not robust, unlike the robust calibration's median and MAD). Unchanged when there is no
+        such value, or when leaving them out would keep fewer than half the steps."""
+        beyond = (np.abs(np.nan_to_num(scaled, nan=0.0)) > FIT_CLIP).any(axis=1)  # (n,)
+        if not beyond.any():
+            return errors
+        # a scored step t reads the windows starting in (t − span, t − context]: they hold g when |t − g| < span
+        at, n, span = np.flatnonzero(beyond), len(beyond), self._span
+        edges = np.zeros(n + 1)
+        np.add.at(edges, np.maximum(at - span + 1, 0), 1.0)
+        np.add.at(edges, np.minimum(at + span, n), -1.0)
+        reach = np.cumsum(edges)[:n] > 0.5
+        if (~reach).sum() < max(2, len(reach) / 2):
+            return errors
+        out = errors.copy()
+        out[:, reach, :] = np.nan
+        return out
 
     def recalibrate(self, X: Any) -> DiffusionDetector:
         """Fit the error calibration and the threshold again on the training series X, keeping the trained network.
@@ -420,8 +445,9 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         arr = self._validate(X, reset=False)
         self._check_complete_conditions(arr, self._channels(arr.shape[1])[1], name="X")
         n_fit = self._n_fit(len(arr))
-        errors = self._errors_scaled(self._scaler(0).transform(arr), 0)
-        self.calibrations_ = {0: self._fit_calibration(errors, n_fit)}
+        scaled = self._scaler(0).transform(arr)
+        errors = self._errors_scaled(scaled, 0)
+        self.calibrations_ = {0: self._fit_calibration(errors, n_fit, scaled)}
         self.calibration_levels_ = self.score_levels
         self._set_threshold(self._score_errors(errors, 0), n_fit)
         return self
