@@ -157,8 +157,9 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         threshold of the held-out scores, against 3.9 % for ``"robust"``). The steps whose windows hold a
         training value beyond ±10 scaled units (a glitch; the network trains on it clipped) are left out of
         that reference, since a mean and a covariance, unlike a median and a MAD, follow one extreme value.
-        ``"none"``: raw errors (the paper's score). ``None`` (default): ``"mahalanobis"`` for the denoising score of a denoiser named here
-        (``"mlp"``, ``"diffwave"``, ``"wavelet_unet"``), ``"robust"`` for the reconstruction score, the exact
+        ``"none"``: raw errors (the paper's score). ``None`` (default): ``"mahalanobis"`` for the denoising
+        score of a denoiser named here (``"mlp"``, ``"diffwave"``, ``"wavelet_unet"``), ``"robust"`` for the
+        reconstruction score, the exact
         denoiser and a module instance. On the leaderboard's development series, with the default context, the
         denoising score's mean VUS-PR was 0.578 with ``"mahalanobis"`` against 0.553 with ``"robust"`` (SMAP
         +0.057, MSL −0.020, SMD −0.018, NAB +0.025, UCR +0.082; `results/dev_variants/context_16_mahalanobis.json`
