@@ -162,7 +162,7 @@ class DiffusionDetector(DiffusionCore, BaseDetector):
         reconstruction score, the exact
         denoiser and a module instance. On the leaderboard's development series, with the default context, the
         denoising score's mean VUS-PR was 0.578 with ``"mahalanobis"`` against 0.553 with ``"robust"`` (SMAP
-        +0.057, MSL −0.020, SMD −0.018, NAB +0.025, UCR +0.082; `results/dev_variants/context_16_mahalanobis.json`
+        +0.057, MSL −0.020, SMD −0.017, NAB +0.025, UCR +0.082; `results/dev_variants/context_16_mahalanobis.json`
         against `context_16.json`): a gain in the mean carried by a few series that the one-sided score ranks
         low (a stretch denoised unusually *well*), with 18 of 44 series up and 20 down by more than 0.001.
     aggregate : {"mean", "max"}, default "mean"
